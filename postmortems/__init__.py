@@ -1,0 +1,1 @@
+"""The post-mortem domain app: documents, action items, factors, search, import."""

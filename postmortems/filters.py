@@ -1,0 +1,102 @@
+"""FilterSets shared by the list page and the API, so both filter the same way
+(NetBox's one-FilterSet-per-list habit)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+
+from postmortems.models import ActionItem, ContributingFactor, PostMortem, Service, Team
+from postmortems.search import search_postmortems
+
+
+class PostMortemFilter(django_filters.FilterSet):
+    """Filters: ``q`` (full-text, websearch syntax), ``team``, ``service``,
+    ``severity``, ``status``, ``factor`` (slugs; repeat a parameter for "any of"),
+    ``started_from`` / ``started_to`` (dates, inclusive) and ``ordering``.
+
+    With ``q`` and no ``ordering``, results come best match first.
+    """
+
+    q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
+    team = django_filters.ModelMultipleChoiceFilter(
+        field_name="team__slug", to_field_name="slug", queryset=Team.objects.all(), label="Team"
+    )
+    service = django_filters.ModelMultipleChoiceFilter(
+        field_name="services__slug",
+        to_field_name="slug",
+        queryset=Service.objects.all(),
+        label="Service",
+        distinct=True,
+    )
+    severity = django_filters.MultipleChoiceFilter(choices=PostMortem.Severity.choices)
+    status = django_filters.MultipleChoiceFilter(choices=PostMortem.Status.choices)
+    factor = django_filters.ModelMultipleChoiceFilter(
+        field_name="factors__slug",
+        to_field_name="slug",
+        queryset=ContributingFactor.objects.all(),
+        label="Contributing factor",
+        distinct=True,
+    )
+    started_from = django_filters.DateFilter(
+        field_name="started_at", lookup_expr="date__gte", label="Started on or after",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    started_to = django_filters.DateFilter(
+        field_name="started_at", lookup_expr="date__lte", label="Started on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("started_at", "started_at"),
+            ("created_at", "created_at"),
+            ("updated_at", "updated_at"),
+            ("severity", "severity"),
+            ("title", "title"),
+            ("id", "id"),
+        ),
+        label="Order by",
+    )
+
+    class Meta:
+        model = PostMortem
+        fields = ["q", "team", "service", "severity", "status", "factor"]
+
+    def filter_q(self, queryset, name, value):
+        if not value or not value.strip():
+            return queryset
+        return search_postmortems(queryset, value)
+
+
+class ActionItemFilter(django_filters.FilterSet):
+    """Filters for action items: ``owner`` (username), ``status``, ``kind``,
+    ``team`` (slug of the post-mortem's team), ``postmortem`` (id), ``overdue``
+    (true/false) and ``due_from`` / ``due_to`` (dates, inclusive)."""
+
+    owner = django_filters.ModelMultipleChoiceFilter(
+        field_name="owner__username",
+        to_field_name="username",
+        queryset=get_user_model().objects.all(),
+    )
+    status = django_filters.MultipleChoiceFilter(choices=ActionItem.Status.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=ActionItem.Kind.choices)
+    team = django_filters.ModelMultipleChoiceFilter(
+        field_name="postmortem__team__slug", to_field_name="slug", queryset=Team.objects.all()
+    )
+    postmortem = django_filters.NumberFilter(field_name="postmortem_id")
+    due_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+
+    class Meta:
+        model = ActionItem
+        fields = ["owner", "status", "kind", "team", "postmortem"]
+
+    def filter_overdue(self, queryset, name, value):
+        from postmortems.selectors import action_items_overdue
+
+        overdue = action_items_overdue(queryset)
+        if value is None:
+            return queryset
+        return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))

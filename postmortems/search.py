@@ -1,0 +1,331 @@
+"""Full-text search over post-mortems, on PostgreSQL or SQLite behind one interface.
+
+* PostgreSQL: a stored generated ``tsvector`` column with a GIN index, queried
+  with ``websearch_to_tsquery`` (quoted phrases, ``or``, ``-exclusion``), ranked
+  with ``ts_rank_cd`` and highlighted with ``ts_headline``.
+* SQLite: an FTS5 table kept in sync by triggers, queried with an FTS5
+  expression built from the same websearch syntax, ranked with ``bm25`` and
+  highlighted with ``snippet()``.
+
+What is indexed, by weight: the title (highest); "what happened" and "why it
+happened"; then "what we change", "what we don't change" and ``search_body`` (the
+team, services, factors, timeline, action items, declined changes and PR titles,
+maintained by ``services.postmortem_reindex``).
+
+Callers use ``search_postmortems`` (filter + rank) and ``attach_snippets``
+(highlighted excerpts for one page of results); neither needs to know the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models.expressions import RawSQL
+
+TABLE = "postmortems_postmortem"
+FTS_TABLE = "postmortems_search"
+# Private-use characters mark highlight boundaries inside engine output, so the
+# text can be escaped before <mark> is added (never trust engine output as HTML).
+HIT_START = "\ue000"
+HIT_END = "\ue001"
+
+# The Snowball English stop words PostgreSQL's "english" configuration drops; the
+# SQLite path drops them too so the two engines agree on what a query means.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been
+    before being below between both but by can did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such
+    than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who
+    whom why will with you your yours yourself yourselves""".split()
+)
+
+_WEBSEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# --- index installation (called from migrations) --------------------------------
+
+_PG_INSTALL = [
+    f"""
+    ALTER TABLE {TABLE} ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') ||
+        setweight(to_tsvector('english'::regconfig,
+            coalesce(what_happened, '') || ' ' || coalesce(why_it_happened, '')), 'B') ||
+        setweight(to_tsvector('english'::regconfig,
+            coalesce(what_we_change, '') || ' ' || coalesce(what_we_dont_change, '') || ' ' ||
+            coalesce(search_body, '')), 'C')
+    ) STORED
+    """,
+    # Serves the @@ match in search_postmortems.
+    f"CREATE INDEX pm_search_vector_gin ON {TABLE} USING gin (search_vector)",
+]
+_PG_REMOVE = [
+    "DROP INDEX IF EXISTS pm_search_vector_gin",
+    f"ALTER TABLE {TABLE} DROP COLUMN IF EXISTS search_vector",
+]
+
+_SQLITE_COLUMNS = (
+    "new.title",
+    "coalesce(new.what_happened, '') || char(10) || coalesce(new.why_it_happened, '')",
+    "coalesce(new.what_we_change, '') || char(10) || coalesce(new.what_we_dont_change, '')"
+    " || char(10) || coalesce(new.search_body, '')",
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO {FTS_TABLE}(rowid, title, cause, body) VALUES (new.id, "
+    + ", ".join(_SQLITE_COLUMNS)
+    + ");"
+)
+_SQLITE_INSTALL = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+    "title, cause, body, tokenize = 'porter unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON {TABLE} BEGIN "
+    + _SQLITE_INSERT
+    + " END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE ON {TABLE} BEGIN "
+    f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; " + _SQLITE_INSERT + " END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON {TABLE} BEGIN "
+    f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; END",
+    # Backfill rows that exist before the index does.
+    f"DELETE FROM {FTS_TABLE}",
+    f"INSERT INTO {FTS_TABLE}(rowid, title, cause, body) SELECT id, "
+    + ", ".join(col.replace("new.", "") for col in _SQLITE_COLUMNS)
+    + f" FROM {TABLE}",
+]
+_SQLITE_REMOVE = [
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_ai",
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_au",
+    f"DROP TRIGGER IF EXISTS {FTS_TABLE}_ad",
+    f"DROP TABLE IF EXISTS {FTS_TABLE}",
+]
+
+
+def install_search_index(schema_editor) -> None:
+    """Create the engine's full-text index (migration helper).
+
+    SQLite note: Django rebuilds a table to alter it on SQLite, which drops its
+    triggers; a later migration that alters ``PostMortem`` must call this again
+    (it is idempotent and backfills the index).
+
+    Raises:
+        NotImplementedError: for a database other than PostgreSQL or SQLite.
+    """
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        statements = _PG_INSTALL
+    elif vendor == "sqlite":
+        statements = _SQLITE_INSTALL
+    else:  # pragma: no cover - only the two supported engines
+        raise NotImplementedError(f"No full-text search for database vendor {vendor!r}")
+    for sql in statements:
+        schema_editor.execute(sql)
+
+
+def remove_search_index(schema_editor) -> None:
+    """Drop what ``install_search_index`` created (migration helper)."""
+    vendor = schema_editor.connection.vendor
+    for sql in _PG_REMOVE if vendor == "postgresql" else _SQLITE_REMOVE:
+        schema_editor.execute(sql)
+
+
+# --- query parsing ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Term:
+    words: tuple[str, ...]
+    negated: bool = False
+
+
+def _parse_websearch(query: str) -> list[_Term | str]:
+    """Split websearch syntax into terms and ``"OR"`` markers.
+
+    Mirrors PostgreSQL's ``websearch_to_tsquery``: unquoted words are ANDed,
+    ``"quoted text"`` is a phrase, ``or`` between terms means either, and a
+    leading ``-`` excludes. Punctuation inside a word splits it into a phrase
+    ("leap-second" → the phrase "leap second"). Stop words are dropped.
+    """
+    parts: list[_Term | str] = []
+    for match in _WEBSEARCH_TOKEN.finditer(query):
+        neg_phrase, phrase, bare = match.groups()
+        if bare is not None and bare.lower() == "or":
+            parts.append("OR")
+            continue
+        negated = bool(neg_phrase) or (bare is not None and bare.startswith("-"))
+        text = phrase if phrase is not None else bare.lstrip("-")
+        words = tuple(w.lower() for w in _WORD.findall(text) if w.lower() not in STOP_WORDS)
+        if words:
+            parts.append(_Term(words=words, negated=negated))
+    return parts
+
+
+def to_fts5_query(query: str) -> str:
+    """Translate websearch syntax into a safe SQLite FTS5 MATCH expression.
+
+    Every word is emitted as a double-quoted FTS5 string, so user input can never
+    inject FTS5 operators or column filters.
+
+    Args:
+        query: what the user typed, e.g. ``leap second -"google cloud" or dns``.
+
+    Returns:
+        An FTS5 expression such as ``"leap" "second" NOT "google cloud"`` or
+        ``""`` when the query holds no searchable word (callers then match nothing).
+    """
+    positives: list[str] = []
+    negatives: list[str] = []
+    pending_or = False
+    for part in _parse_websearch(query):
+        if part == "OR":
+            pending_or = bool(positives)
+            continue
+        assert isinstance(part, _Term)
+        phrase = '"' + " ".join(part.words) + '"'
+        if part.negated:
+            negatives.append(phrase)
+        elif pending_or and positives:
+            positives[-1] = f"({positives[-1]} OR {phrase})"
+        else:
+            positives.append(phrase)
+        pending_or = False
+    if not positives:
+        return ""
+    expression = " AND ".join(positives)
+    for phrase in negatives:
+        expression = f"({expression}) NOT {phrase}"
+    return expression
+
+
+# --- selectors -------------------------------------------------------------------
+
+
+def _vendor() -> str:
+    return connection.vendor
+
+
+def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
+    """Keep the post-mortems matching ``query`` and rank them, best first.
+
+    Args:
+        queryset: any ``PostMortem`` queryset (already filtered for the user).
+        query: websearch syntax — words (ANDed), "quoted phrases", ``or``,
+            ``-excluded``. Blank or stop-word-only queries match nothing.
+
+    Returns:
+        The queryset filtered to matches, annotated with ``search_rank`` (float,
+        higher is better; comparable only within one engine) and ordered by it,
+        then by newest start.
+    """
+    query = (query or "").strip()
+    if _vendor() == "postgresql":
+        tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
+        matches = RawSQL(f'"{TABLE}"."search_vector" @@ {tsquery}', [query], BooleanField())
+        rank = RawSQL(f'ts_rank_cd("{TABLE}"."search_vector", {tsquery})', [query], FloatField())
+    else:
+        expression = to_fts5_query(query)
+        if not expression:
+            return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
+        matches = RawSQL(
+            f'"{TABLE}"."id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)',
+            [expression],
+            BooleanField(),
+        )
+        # bm25 is lower-is-better; negate so both engines sort descending.
+        rank = RawSQL(
+            f"(SELECT -bm25({FTS_TABLE}, 10.0, 4.0, 1.0) FROM {FTS_TABLE} "
+            f'WHERE {FTS_TABLE} MATCH %s AND rowid = "{TABLE}"."id")',
+            [expression],
+            FloatField(),
+        )
+    return (
+        queryset.filter(matches)
+        .annotate(search_rank=rank)
+        .order_by("-search_rank", "-started_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class SnippetPart:
+    """A piece of a search snippet; ``hit`` is True for a matched word."""
+
+    text: str
+    hit: bool
+
+
+def _split_marked(raw: str) -> list[SnippetPart]:
+    parts: list[SnippetPart] = []
+    for chunk in re.split(f"({HIT_START}.*?{HIT_END})", raw, flags=re.DOTALL):
+        if not chunk:
+            continue
+        if chunk.startswith(HIT_START) and chunk.endswith(HIT_END):
+            parts.append(SnippetPart(chunk[1:-1], True))
+        else:
+            parts.append(SnippetPart(chunk.replace(HIT_START, "").replace(HIT_END, ""), False))
+    return parts
+
+
+def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
+    """Highlighted excerpts for the given post-mortem ids.
+
+    Run it on one page of results only: highlighting reads each document's text.
+
+    Args:
+        ids: primary keys of ``PostMortem`` rows (typically ≤ 100).
+        query: the same websearch query given to ``search_postmortems``.
+
+    Returns:
+        ``{id: [SnippetPart, ...]}``; ids without a match in their body text are
+        absent. Parts hold plain text: templates escape it and wrap hits in ``<mark>``.
+    """
+    query = (query or "").strip()
+    if not ids or not query:
+        return {}
+    with connection.cursor() as cursor:
+        if _vendor() == "postgresql":
+            options = (
+                f'StartSel="{HIT_START}", StopSel="{HIT_END}", MaxWords=30, MinWords=12, '
+                'MaxFragments=2, FragmentDelimiter=" … "'
+            )
+            cursor.execute(
+                f"SELECT id, ts_headline('english'::regconfig, concat_ws(E'\\n', what_happened, "
+                "why_it_happened, what_we_change, what_we_dont_change, search_body), "
+                "websearch_to_tsquery('english'::regconfig, %s), %s) "
+                f"FROM {TABLE} WHERE id = ANY(%s)",
+                [query, options, list(ids)],
+            )
+        else:
+            expression = to_fts5_query(query)
+            if not expression:
+                return {}
+            placeholders = ",".join("%s" for _ in ids)
+            cursor.execute(
+                f"SELECT rowid, snippet({FTS_TABLE}, -1, %s, %s, ' … ', 24) FROM {FTS_TABLE} "
+                f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})",
+                [HIT_START, HIT_END, expression, *ids],
+            )
+        rows = cursor.fetchall()
+    result: dict[int, list[SnippetPart]] = {}
+    for pk, raw in rows:
+        if raw and HIT_START in raw:
+            result[pk] = _split_marked(" ".join(raw.split()))
+    return result
+
+
+def snippet_html(parts: list[SnippetPart]) -> str:
+    """Serialise snippet parts as escaped text with ``<mark>`` around hits (for the API)."""
+    from django.utils.html import escape
+
+    return "".join(f"<mark>{escape(p.text)}</mark>" if p.hit else escape(p.text) for p in parts)
+
+
+def attach_snippets(postmortems, query: str) -> None:
+    """Set ``.search_snippet`` (a list of ``SnippetPart``, maybe empty) on each object."""
+    items = list(postmortems)
+    found = snippets_for([pm.pk for pm in items], query)
+    for pm in items:
+        pm.search_snippet = found.get(pm.pk, [])

@@ -1,0 +1,55 @@
+"""Reads of the post-mortem domain (HackSoft Django-Styleguide's selectors)."""
+
+from __future__ import annotations
+
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.utils import timezone
+
+from postmortems.models import ActionItem, FixPullRequest, PostMortem
+
+OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
+
+
+def postmortem_list(*, user=None) -> QuerySet[PostMortem]:
+    """Post-mortems for list pages, with the relations a row shows prefetched.
+
+    The number of queries does not grow with the number of rows or related rows.
+    ``user`` is accepted for the coming per-document visibility rules; today every
+    signed-in user sees every post-mortem.
+    """
+    return PostMortem.objects.select_related("team").prefetch_related("services", "factors")
+
+
+def postmortem_detail(*, user=None) -> QuerySet[PostMortem]:
+    """Post-mortems with everything the one-page view and the API detail show."""
+    return PostMortem.objects.select_related("team", "facilitator", "created_by").prefetch_related(
+        "services",
+        "authors",
+        "factors",
+        "timeline",
+        "declined_changes",
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+        Prefetch("fix_prs", queryset=FixPullRequest.objects.select_related("action_item")),
+    )
+
+
+def action_items_overdue(queryset: QuerySet[ActionItem] | None = None) -> QuerySet[ActionItem]:
+    """Open or in-progress items whose due date is before today (server time zone)."""
+    queryset = ActionItem.objects.all() if queryset is None else queryset
+    return queryset.filter(status__in=OPEN_STATUSES, due_date__lt=timezone.localdate())
+
+
+def action_items_for_owner(*, user) -> QuerySet[ActionItem]:
+    """A user's action items, open ones first, soonest due first."""
+    return (
+        ActionItem.objects.filter(owner=user)
+        .select_related("postmortem", "postmortem__team")
+        .annotate(
+            closed=Case(
+                When(status__in=OPEN_STATUSES, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("closed", "due_date", "id")
+    )

@@ -1,0 +1,346 @@
+"""Writes to the post-mortem domain: the one path that forms, the API, the admin,
+management commands and tasks all use (HackSoft Django-Styleguide's services).
+
+The central function is ``postmortem_save``: it validates the document and its
+rows (timeline, action items, declined changes, fix PRs), saves them in one
+transaction, rebuilds the search text and, after commit, enqueues the e-mail that
+tells each new action-item owner what they own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from postmortems.models import (
+    ActionItem,
+    DeclinedChange,
+    FixPullRequest,
+    PostMortem,
+    TimelineEntry,
+)
+
+logger = logging.getLogger(__name__)
+
+# Fields of PostMortem that postmortem_save accepts as plain values.
+DOCUMENT_FIELDS = (
+    "title",
+    "team",
+    "severity",
+    "status",
+    "started_at",
+    "detected_at",
+    "mitigated_at",
+    "resolved_at",
+    "facilitator",
+    "what_happened",
+    "why_it_happened",
+    "what_we_change",
+    "what_we_dont_change",
+    "source_url",
+    "external_id",
+)
+DOCUMENT_M2M = ("services", "authors", "factors")
+_TEXT_FIELDS = frozenset(
+    {"title", "severity", "status", "what_happened", "why_it_happened", "what_we_change",
+     "what_we_dont_change", "source_url", "external_id"}
+)
+
+_PR_PATTERNS = (
+    # GitHub and GitHub Enterprise: /owner/repo/pull/123
+    re.compile(r"^/(?P<repo>[\w.-]+/[\w.-]+)/pull/(?P<number>\d+)/?$"),
+    # GitLab: /group/subgroup/repo/-/merge_requests/123
+    re.compile(r"^/(?P<repo>[\w.-]+(?:/[\w.-]+)+)/-/merge_requests/(?P<number>\d+)/?$"),
+    # Bitbucket: /workspace/repo/pull-requests/123
+    re.compile(r"^/(?P<repo>[\w.-]+/[\w.-]+)/pull-requests/(?P<number>\d+)/?$"),
+)
+
+
+def parse_pull_request_url(url: str) -> tuple[str, int]:
+    """Read the repository and number from a pull-request URL.
+
+    Accepts GitHub (``https://github.com/o/r/pull/12``, also Enterprise hosts),
+    GitLab merge requests (``…/group/repo/-/merge_requests/12``) and Bitbucket
+    (``…/ws/repo/pull-requests/12``).
+
+    Returns:
+        ``(repository, number)``, e.g. ``("o/r", 12)``.
+
+    Raises:
+        ValidationError: when the URL is not http(s) or its path is not a pull
+            request (an issue, a commit or a repository page, say).
+    """
+    parsed = urlparse((url or "").strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValidationError("Enter an http(s) URL of a pull request.", code="invalid_pr_url")
+    for pattern in _PR_PATTERNS:
+        match = pattern.match(parsed.path)
+        if match:
+            return match.group("repo"), int(match.group("number"))
+    raise ValidationError(
+        "This is not a pull-request URL (expected …/owner/repo/pull/123 or a merge request).",
+        code="invalid_pr_url",
+    )
+
+
+def _prefixed(error: ValidationError, prefix: str, index: int) -> ValidationError:
+    """Re-key a row's ValidationError as ``{prefix: {index: {field: [...]}}}``."""
+    detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
+    return ValidationError({prefix: [f"Row {index + 1}: {field}: {'; '.join(msgs)}"
+                                     for field, msgs in detail.items()]})
+
+
+def _check_row_count(name: str, rows: Sequence | None) -> None:
+    if rows is not None and len(rows) > settings.KB_MAX_ROWS_PER_DOCUMENT:
+        raise ValidationError(
+            {name: f"At most {settings.KB_MAX_ROWS_PER_DOCUMENT} rows per post-mortem."}
+        )
+
+
+def _sync_rows(
+    *,
+    postmortem: PostMortem,
+    model: type,
+    related_name: str,
+    rows: Sequence[dict[str, Any]],
+    fields: Iterable[str],
+    exclude_from_clean: Sequence[str] = (),
+) -> list:
+    """Make the document's rows of ``model`` equal ``rows`` (match by ``id``).
+
+    Rows with an ``id`` update that row (it must belong to this post-mortem), rows
+    without one are created, and existing rows not listed are deleted.
+
+    Raises:
+        ValidationError: keyed by ``related_name`` for an unknown id or an invalid row.
+    """
+    existing = {obj.pk: obj for obj in getattr(postmortem, related_name).all()}
+    kept: list = []
+    for index, row in enumerate(rows):
+        row_id = row.get("id")
+        if row_id:
+            obj = existing.get(int(row_id))
+            if obj is None:
+                raise ValidationError({related_name: f"Row {index + 1}: no such row (id {row_id})."})
+        else:
+            obj = model(postmortem=postmortem)
+        for field in fields:
+            if field in row:
+                setattr(obj, field, row[field])
+        try:
+            obj.full_clean(exclude=list(exclude_from_clean))
+        except ValidationError as exc:
+            raise _prefixed(exc, related_name, index) from exc
+        obj.save()
+        kept.append(obj)
+    kept_ids = {obj.pk for obj in kept}
+    stale = [pk for pk in existing if pk not in kept_ids]
+    if stale:
+        model.objects.filter(pk__in=stale).delete()
+    return kept
+
+
+def postmortem_save(
+    *,
+    user=None,
+    postmortem: PostMortem | None = None,
+    fields: dict[str, Any],
+    timeline: Sequence[dict[str, Any]] | None = None,
+    action_items: Sequence[dict[str, Any]] | None = None,
+    declined_changes: Sequence[dict[str, Any]] | None = None,
+    fix_prs: Sequence[dict[str, Any]] | None = None,
+) -> PostMortem:
+    """Create or update a post-mortem and its rows in one transaction.
+
+    Args:
+        user: the acting user (recorded as ``created_by`` on create); may be None
+            for system actors such as the importer.
+        postmortem: the document to update, or None to create one.
+        fields: values for ``DOCUMENT_FIELDS`` (model instances for ``team`` and
+            ``facilitator``) and lists of instances for ``services``, ``authors``
+            and ``factors``. Keys left out are left unchanged on update.
+        timeline: rows ``{id?, at, text, evidence_url?}``; None leaves the rows as
+            they are, a list replaces them (matching by ``id``).
+        action_items: rows ``{id?, text, kind, owner (User), due_date (date),
+            status, not_doing_reason?, ticket_url?}``; same replace semantics.
+        declined_changes: rows ``{id?, text, rationale}``.
+        fix_prs: rows ``{id?, url, title?, state?, action_item (ActionItem|None)}``;
+            ``repository`` and ``number`` are read from the URL.
+
+    Returns:
+        The saved ``PostMortem``.
+
+    Raises:
+        ValidationError: with a field → messages mapping (row errors under the
+            row list's name) when anything is invalid; nothing is saved then.
+    """
+    unknown = set(fields) - set(DOCUMENT_FIELDS) - set(DOCUMENT_M2M)
+    if unknown:
+        raise ValueError(f"Unknown post-mortem fields: {sorted(unknown)}")
+    for name, rows in (
+        ("timeline", timeline),
+        ("action_items", action_items),
+        ("declined_changes", declined_changes),
+        ("fix_prs", fix_prs),
+    ):
+        _check_row_count(name, rows)
+
+    creating = postmortem is None
+    with transaction.atomic():
+        pm = postmortem or PostMortem(created_by=user if getattr(user, "pk", None) else None)
+        for name in DOCUMENT_FIELDS:
+            if name in fields:
+                value = fields[name]
+                if value is None and name in _TEXT_FIELDS:
+                    value = ""  # text columns store "nothing" as "", never NULL
+                setattr(pm, name, value)
+        pm.full_clean(exclude=["search_body"])
+        pm.save()
+        for name in DOCUMENT_M2M:
+            if name in fields and fields[name] is not None:
+                getattr(pm, name).set(fields[name])
+        if creating and user is not None and getattr(user, "pk", None) and "authors" not in fields:
+            pm.authors.add(user)
+
+        if timeline is not None:
+            _sync_rows(
+                postmortem=pm,
+                model=TimelineEntry,
+                related_name="timeline",
+                rows=timeline,
+                fields=("at", "text", "evidence_url"),
+            )
+        touched_items: list[ActionItem] = []
+        if action_items is not None:
+            rows = [_with_completion(row, pm) for row in action_items]
+            touched_items = _sync_rows(
+                postmortem=pm,
+                model=ActionItem,
+                related_name="action_items",
+                rows=rows,
+                fields=(
+                    "text", "kind", "owner", "due_date", "status",
+                    "not_doing_reason", "ticket_url", "completed_at",
+                ),
+            )
+        if declined_changes is not None:
+            _sync_rows(
+                postmortem=pm,
+                model=DeclinedChange,
+                related_name="declined_changes",
+                rows=declined_changes,
+                fields=("text", "rationale"),
+            )
+        if fix_prs is not None:
+            _sync_rows(
+                postmortem=pm,
+                model=FixPullRequest,
+                related_name="fix_prs",
+                rows=[_with_pr_parts(row, index) for index, row in enumerate(fix_prs)],
+                fields=("url", "repository", "number", "title", "state", "action_item"),
+            )
+        postmortem_reindex(pm)
+        for item in touched_items:
+            if item.owner_id != item.notified_owner_id:
+                _enqueue_owner_notification(item.pk)
+    return pm
+
+
+def _with_completion(row: dict[str, Any], pm: PostMortem) -> dict[str, Any]:
+    """Stamp ``completed_at`` when an item becomes done, clear it otherwise."""
+    row = dict(row)
+    status = row.get("status", ActionItem.Status.OPEN)
+    if status == ActionItem.Status.DONE:
+        row.setdefault("completed_at", None)
+        if row["completed_at"] is None:
+            previous = None
+            if row.get("id"):
+                previous = pm.action_items.filter(pk=row["id"]).values_list(
+                    "completed_at", flat=True
+                ).first()
+            row["completed_at"] = previous or timezone.now()
+    else:
+        row["completed_at"] = None
+    return row
+
+
+def _with_pr_parts(row: dict[str, Any], index: int) -> dict[str, Any]:
+    row = dict(row)
+    try:
+        row["repository"], row["number"] = parse_pull_request_url(row.get("url", ""))
+    except ValidationError as exc:
+        raise ValidationError({"fix_prs": [f"Row {index + 1}: url: {exc.messages[0]}"]}) from exc
+    row.setdefault("state", FixPullRequest.State.OPEN)
+    row["title"] = row.get("title") or ""
+    return row
+
+
+def _enqueue_owner_notification(action_item_id: int) -> None:
+    from postmortems.tasks import notify_action_item_owner
+
+    def enqueue() -> None:
+        notify_action_item_owner.delay(action_item_id)
+
+    # robust=True: a broker outage must not turn a saved document into a 500;
+    # the failure is logged and the owner can be told again on the next save.
+    transaction.on_commit(enqueue, robust=True)
+
+
+def build_search_body(pm: PostMortem) -> str:
+    """The text of a document's rows and names that search indexes with the sections.
+
+    Returns:
+        One string: team and service names, factor names and slugs, timeline
+        texts, action-item keys and texts, declined changes with rationale, and
+        fix-PR repositories and titles, one per line.
+    """
+    lines: list[str] = [pm.team.name if pm.team_id else ""]
+    lines += [s.name for s in pm.services.all()]
+    lines += [f"{f.name} {f.slug}" for f in pm.factors.all()]
+    lines += [entry.text for entry in pm.timeline.all()]
+    lines += [f"{item.key} {item.text}" for item in pm.action_items.all()]
+    lines += [f"{d.text} {d.rationale}" for d in pm.declined_changes.all()]
+    lines += [f"{pr.repository} {pr.title}" for pr in pm.fix_prs.all()]
+    return "\n".join(line for line in lines if line)
+
+
+def postmortem_reindex(pm: PostMortem) -> None:
+    """Rebuild ``search_body`` for one document (the engines' indexes follow it).
+
+    Uses a single UPDATE so ``updated_at`` and other fields are untouched; the
+    SQLite trigger and the PostgreSQL generated column pick the change up.
+    """
+    body = build_search_body(pm)
+    PostMortem.objects.filter(pk=pm.pk).update(search_body=body)
+    pm.search_body = body
+
+
+def action_item_set_status(
+    *, item: ActionItem, status: str, not_doing_reason: str = ""
+) -> ActionItem:
+    """Move an action item to ``status`` (one of ``ActionItem.Status``).
+
+    Stamps ``completed_at`` when it becomes done and clears it when reopened.
+
+    Raises:
+        ValidationError: for an unknown status, or "not doing" without a reason.
+    """
+    item.status = status
+    item.not_doing_reason = not_doing_reason if status == ActionItem.Status.NOT_DOING else ""
+    if status == ActionItem.Status.DONE:
+        item.completed_at = item.completed_at or timezone.now()
+    else:
+        item.completed_at = None
+    item.full_clean()
+    with transaction.atomic():
+        item.save()
+        postmortem_reindex(item.postmortem)
+    return item
