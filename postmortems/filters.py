@@ -40,11 +40,15 @@ class PostMortemFilter(django_filters.FilterSet):
         distinct=True,
     )
     started_from = django_filters.DateFilter(
-        field_name="started_at", lookup_expr="date__gte", label="Started on or after",
+        field_name="started_at",
+        lookup_expr="date__gte",
+        label="Started on or after",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     started_to = django_filters.DateFilter(
-        field_name="started_at", lookup_expr="date__lte", label="Started on or before",
+        field_name="started_at",
+        lookup_expr="date__lte",
+        label="Started on or before",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     ordering = django_filters.OrderingFilter(

@@ -76,9 +76,7 @@ class Service(models.Model):
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=120)
-    team = models.ForeignKey(
-        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="services"
-    )
+    team = models.ForeignKey(Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="services")
 
     class Meta:
         ordering = ["name"]
@@ -109,9 +107,7 @@ class ContributingFactor(models.Model):
     name = models.CharField(max_length=100)
     category = models.CharField(max_length=20, choices=Category.choices)
     description = models.CharField(max_length=300)
-    suggested_dod_item = models.CharField(
-        "suggested Definition-of-Done item", max_length=300, blank=True
-    )
+    suggested_dod_item = models.CharField("suggested Definition-of-Done item", max_length=300, blank=True)
 
     class Meta:
         ordering = ["category", "name"]
@@ -166,9 +162,7 @@ class PostMortem(models.Model):
         "what we don't change, and why", blank=True, validators=_section_validators()
     )
 
-    factors = models.ManyToManyField(
-        ContributingFactor, related_name="postmortems", blank=True
-    )
+    factors = models.ManyToManyField(ContributingFactor, related_name="postmortems", blank=True)
     source_url = models.URLField(max_length=500, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     # Denormalised text of the rows (timeline, action items, names) that search
@@ -222,13 +216,13 @@ class PostMortem(models.Model):
     def __str__(self) -> str:
         return f"{self.key}: {self.title}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("postmortems:detail", kwargs={"key": self.key})
+
     @property
     def key(self) -> str:
         """Human key, ``PM-<id>``; empty before the first save."""
         return f"PM-{self.pk}" if self.pk else ""
-
-    def get_absolute_url(self) -> str:
-        return reverse("postmortems:detail", kwargs={"key": self.key})
 
     def clean(self) -> None:
         """Check that the incident timestamps are in order.
@@ -303,14 +297,10 @@ class ActionItem(models.Model):
         DONE = "done", "Done"
         NOT_DOING = "not_doing", "Not doing"
 
-    postmortem = models.ForeignKey(
-        PostMortem, on_delete=models.CASCADE, related_name="action_items"
-    )
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="action_items")
     text = models.CharField(max_length=500)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CODE)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items")
     due_date = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     not_doing_reason = models.CharField(max_length=1000, blank=True)
@@ -374,9 +364,7 @@ class ActionItem(models.Model):
 class DeclinedChange(models.Model):
     """A change the team considered and decided not to make, with the rationale."""
 
-    postmortem = models.ForeignKey(
-        PostMortem, on_delete=models.CASCADE, related_name="declined_changes"
-    )
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="declined_changes")
     text = models.CharField(max_length=500)
     rationale = models.CharField(max_length=2000)
 
@@ -427,6 +415,4 @@ class FixPullRequest(models.Model):
             ValidationError: on ``action_item`` when it belongs to another document.
         """
         if self.action_item_id and self.action_item.postmortem_id != self.postmortem_id:
-            raise ValidationError(
-                {"action_item": "The action item must belong to the same post-mortem."}
-            )
+            raise ValidationError({"action_item": "The action item must belong to the same post-mortem."})

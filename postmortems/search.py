@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import BooleanField, FloatField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.html import escape
 
 TABLE = "postmortems_postmortem"
 FTS_TABLE = "postmortems_search"
@@ -35,14 +36,16 @@ HIT_END = "\ue001"
 # The Snowball English stop words PostgreSQL's "english" configuration drops; the
 # SQLite path drops them too so the two engines agree on what a query means.
 STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been
+    """
+    a about above after again against all am an and any are as at be because been
     before being below between both but by can did do does doing down during each few
-    for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
+    for from further had has have having he her here hers herself him himself his how i
+    if in into is it its itself just me more most my myself no nor not now of off on
     once only or other our ours ourselves out over own same she should so some such
-    than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who
-    whom why will with you your yours yourself yourselves""".split()
+    than that the their theirs them themselves then there these they this those through
+    to too under until up very was we were what when where which while who whom why
+    will with you your yours yourself yourselves
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 _WEBSEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -77,16 +80,12 @@ _SQLITE_COLUMNS = (
     " || char(10) || coalesce(new.search_body, '')",
 )
 _SQLITE_INSERT = (
-    f"INSERT INTO {FTS_TABLE}(rowid, title, cause, body) VALUES (new.id, "
-    + ", ".join(_SQLITE_COLUMNS)
-    + ");"
+    f"INSERT INTO {FTS_TABLE}(rowid, title, cause, body) VALUES (new.id, " + ", ".join(_SQLITE_COLUMNS) + ");"
 )
 _SQLITE_INSTALL = [
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
     "title, cause, body, tokenize = 'porter unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON {TABLE} BEGIN "
-    + _SQLITE_INSERT
-    + " END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON {TABLE} BEGIN " + _SQLITE_INSERT + " END",
     f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE ON {TABLE} BEGIN "
     f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; " + _SQLITE_INSERT + " END",
     f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON {TABLE} BEGIN "
@@ -242,11 +241,7 @@ def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
             [expression],
             FloatField(),
         )
-    return (
-        queryset.filter(matches)
-        .annotate(search_rank=rank)
-        .order_by("-search_rank", "-started_at", "-id")
-    )
+    return queryset.filter(matches).annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
 
 
 @dataclass(frozen=True)
@@ -298,17 +293,24 @@ def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
                 f"FROM {TABLE} WHERE id = ANY(%s)",
                 [query, options, list(ids)],
             )
+            rows = cursor.fetchall()
         else:
             expression = to_fts5_query(query)
             if not expression:
                 return {}
             placeholders = ",".join("%s" for _ in ids)
+            # Excerpts come from the sections (columns 1 and 2), not the title,
+            # which the page shows anyway; the first column with a hit wins.
             cursor.execute(
-                f"SELECT rowid, snippet({FTS_TABLE}, -1, %s, %s, ' … ', 24) FROM {FTS_TABLE} "
+                f"SELECT rowid, snippet({FTS_TABLE}, 1, %s, %s, ' … ', 24), "
+                f"snippet({FTS_TABLE}, 2, %s, %s, ' … ', 24) FROM {FTS_TABLE} "
                 f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({placeholders})",
-                [HIT_START, HIT_END, expression, *ids],
+                [HIT_START, HIT_END, HIT_START, HIT_END, expression, *ids],
             )
-        rows = cursor.fetchall()
+            rows = [
+                (pk, cause if cause and HIT_START in cause else body)
+                for pk, cause, body in cursor.fetchall()
+            ]
     result: dict[int, list[SnippetPart]] = {}
     for pk, raw in rows:
         if raw and HIT_START in raw:
@@ -318,8 +320,6 @@ def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
 
 def snippet_html(parts: list[SnippetPart]) -> str:
     """Serialise snippet parts as escaped text with ``<mark>`` around hits (for the API)."""
-    from django.utils.html import escape
-
     return "".join(f"<mark>{escape(p.text)}</mark>" if p.hit else escape(p.text) for p in parts)
 
 

@@ -50,8 +50,17 @@ DOCUMENT_FIELDS = (
 )
 DOCUMENT_M2M = ("services", "authors", "factors")
 _TEXT_FIELDS = frozenset(
-    {"title", "severity", "status", "what_happened", "why_it_happened", "what_we_change",
-     "what_we_dont_change", "source_url", "external_id"}
+    {
+        "title",
+        "severity",
+        "status",
+        "what_happened",
+        "why_it_happened",
+        "what_we_change",
+        "what_we_dont_change",
+        "source_url",
+        "external_id",
+    }
 )
 
 _PR_PATTERNS = (
@@ -94,15 +103,14 @@ def parse_pull_request_url(url: str) -> tuple[str, int]:
 def _prefixed(error: ValidationError, prefix: str, index: int) -> ValidationError:
     """Re-key a row's ValidationError as ``{prefix: {index: {field: [...]}}}``."""
     detail = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-    return ValidationError({prefix: [f"Row {index + 1}: {field}: {'; '.join(msgs)}"
-                                     for field, msgs in detail.items()]})
+    return ValidationError(
+        {prefix: [f"Row {index + 1}: {field}: {'; '.join(msgs)}" for field, msgs in detail.items()]}
+    )
 
 
 def _check_row_count(name: str, rows: Sequence | None) -> None:
     if rows is not None and len(rows) > settings.KB_MAX_ROWS_PER_DOCUMENT:
-        raise ValidationError(
-            {name: f"At most {settings.KB_MAX_ROWS_PER_DOCUMENT} rows per post-mortem."}
-        )
+        raise ValidationError({name: f"At most {settings.KB_MAX_ROWS_PER_DOCUMENT} rows per post-mortem."})
 
 
 def _sync_rows(
@@ -227,8 +235,14 @@ def postmortem_save(
                 related_name="action_items",
                 rows=rows,
                 fields=(
-                    "text", "kind", "owner", "due_date", "status",
-                    "not_doing_reason", "ticket_url", "completed_at",
+                    "text",
+                    "kind",
+                    "owner",
+                    "due_date",
+                    "status",
+                    "not_doing_reason",
+                    "ticket_url",
+                    "completed_at",
                 ),
             )
         if declined_changes is not None:
@@ -263,9 +277,7 @@ def _with_completion(row: dict[str, Any], pm: PostMortem) -> dict[str, Any]:
         if row["completed_at"] is None:
             previous = None
             if row.get("id"):
-                previous = pm.action_items.filter(pk=row["id"]).values_list(
-                    "completed_at", flat=True
-                ).first()
+                previous = pm.action_items.filter(pk=row["id"]).values_list("completed_at", flat=True).first()
             row["completed_at"] = previous or timezone.now()
     else:
         row["completed_at"] = None
@@ -323,9 +335,7 @@ def postmortem_reindex(pm: PostMortem) -> None:
     pm.search_body = body
 
 
-def action_item_set_status(
-    *, item: ActionItem, status: str, not_doing_reason: str = ""
-) -> ActionItem:
+def action_item_set_status(*, item: ActionItem, status: str, not_doing_reason: str = "") -> ActionItem:
     """Move an action item to ``status`` (one of ``ActionItem.Status``).
 
     Stamps ``completed_at`` when it becomes done and clears it when reopened.

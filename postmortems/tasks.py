@@ -58,7 +58,7 @@ def notify_action_item_owner(action_item_id: int) -> bool:
             message=(
                 f"Hello {item.owner.get_full_name() or item.owner.username},\n\n"
                 f"You own action item {item.key} from the post-mortem {pm.key} "
-                f"\"{pm.title}\":\n\n    {item.text}\n\n"
+                f'"{pm.title}":\n\n    {item.text}\n\n'
                 f"Kind: {item.get_kind_display()}\nDue: {item.due_date:%Y-%m-%d}\n\n"
                 f"{link}\n"
             ),

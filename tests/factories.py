@@ -68,6 +68,7 @@ def factor(slug: str) -> ContributingFactor:
 class PostMortemFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = PostMortem
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Checkout errors after release {n}")
     team = factory.SubFactory(TeamFactory)

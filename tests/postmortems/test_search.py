@@ -1,0 +1,177 @@
+"""Full-text search behaves the same on PostgreSQL and SQLite (run the suite on both)."""
+
+import pytest
+from django.db import connection
+
+from postmortems.models import PostMortem
+from postmortems.search import attach_snippets, search_postmortems, snippet_html, to_fts5_query
+from postmortems.services import postmortem_save
+from tests.factories import PostMortemFactory, UserFactory
+
+
+def keys(queryset):
+    return [pm.title for pm in queryset]
+
+
+@pytest.fixture
+def corpus(db):
+    PostMortemFactory(
+        title="Leap second froze the scheduler",
+        what_happened="Hosts spun at 100% CPU after the clock stepped.",
+        why_it_happened="The kernel timer handled the inserted second badly.",
+    )
+    PostMortemFactory(
+        title="Checkout outage",
+        what_happened="Payments failed. A leap second was mentioned in passing.",
+        why_it_happened="A retry storm against the card gateway.",
+    )
+    PostMortemFactory(
+        title="BGP route leak took the edge offline",
+        what_happened="DNS resolvers became unreachable when routes were withdrawn.",
+        why_it_happened="A router configuration change withdrew all prefixes.",
+    )
+    PostMortemFactory(
+        title="Expired TLS certificate on the API gateway",
+        what_happened="Clients saw handshake failures.",
+        why_it_happened="The certificate expired; renewal was manual.",
+    )
+
+
+def test_title_matches_rank_above_body_matches(corpus):
+    results = keys(search_postmortems(PostMortem.objects.all(), "leap second"))
+    assert results == ["Leap second froze the scheduler", "Checkout outage"]
+
+
+def test_words_are_anded_and_stemmed(corpus):
+    assert keys(search_postmortems(PostMortem.objects.all(), "certificates expire")) == [
+        "Expired TLS certificate on the API gateway"
+    ]
+    assert keys(search_postmortems(PostMortem.objects.all(), "certificate storm")) == []
+
+
+def test_or_phrases_and_exclusion(corpus):
+    either = set(keys(search_postmortems(PostMortem.objects.all(), "bgp or certificate")))
+    assert either == {"BGP route leak took the edge offline", "Expired TLS certificate on the API gateway"}
+    phrase = keys(search_postmortems(PostMortem.objects.all(), '"route leak"'))
+    assert phrase == ["BGP route leak took the edge offline"]
+    assert keys(search_postmortems(PostMortem.objects.all(), '"leak route"')) == []
+    excluded = keys(search_postmortems(PostMortem.objects.all(), "leap -gateway"))
+    assert excluded == ["Leap second froze the scheduler"]
+
+
+def test_search_keeps_other_filters(corpus):
+    only = PostMortem.objects.filter(title__startswith="Checkout")
+    assert keys(search_postmortems(only, "leap")) == ["Checkout outage"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "title:leap",
+        '"unbalanced',
+        "NEAR(leap second)",
+        "leap*",
+        "AND OR NOT",
+        "-",
+        "')); DROP TABLE postmortems_postmortem; --",
+        "^leap",
+        "leap:",
+        "{title}: leap",
+        "the of and",
+        "",
+        "   ",
+        "ü ß ø — 😀",
+    ],
+)
+def test_hostile_or_empty_queries_never_error(corpus, query):
+    results = list(search_postmortems(PostMortem.objects.all(), query))
+    assert all(isinstance(pm, PostMortem) for pm in results)
+    assert PostMortem.objects.count() == 4
+
+
+def test_stop_word_only_query_matches_nothing(corpus):
+    assert keys(search_postmortems(PostMortem.objects.all(), "the of and")) == []
+
+
+def test_rows_are_searchable_after_a_save_through_services(db):
+    owner = UserFactory()
+    pm = PostMortemFactory(title="Queue backlog")
+    postmortem_save(
+        postmortem=pm,
+        fields={},
+        action_items=[
+            {
+                "text": "Add a canary for the zookeeper quorum",
+                "kind": "check",
+                "owner": owner,
+                "due_date": pm.started_at.date(),
+                "status": "open",
+            }
+        ],
+        timeline=[{"at": pm.started_at, "text": "Paged the storage rotation", "evidence_url": ""}],
+    )
+    assert keys(search_postmortems(PostMortem.objects.all(), "zookeeper")) == ["Queue backlog"]
+    assert keys(search_postmortems(PostMortem.objects.all(), "rotation")) == ["Queue backlog"]
+    postmortem_save(postmortem=pm, fields={}, action_items=[], timeline=[])
+    assert keys(search_postmortems(PostMortem.objects.all(), "zookeeper")) == []
+
+
+def test_title_edit_updates_the_index(corpus):
+    pm = PostMortem.objects.get(title="Checkout outage")
+    postmortem_save(postmortem=pm, fields={"title": "Checkout outage during flamingo sale"})
+    assert keys(search_postmortems(PostMortem.objects.all(), "flamingo")) == [
+        "Checkout outage during flamingo sale"
+    ]
+
+
+def test_deleted_documents_leave_the_index(corpus):
+    PostMortem.objects.filter(title__startswith="BGP").delete()
+    assert keys(search_postmortems(PostMortem.objects.all(), "bgp")) == []
+
+
+def test_snippets_highlight_hits_and_escape_text(db):
+    pm = PostMortemFactory(
+        title="Gateway errors",
+        what_happened="The <script>alert(1)</script> banner broke when the gateway timed out.",
+    )
+    attach_snippets([pm], "gateway")
+    parts = pm.search_snippet
+    assert any(part.hit and part.text.lower().startswith("gateway") for part in parts)
+    html = snippet_html(parts)
+    assert "<mark>" in html and "<script>" not in html
+    # SQLite keeps the tag text (escaped here); PostgreSQL's parser drops tags.
+    assert "&lt;script&gt;" in html or "script" not in html
+
+
+def test_snippets_for_empty_input(db):
+    pm = PostMortemFactory()
+    attach_snippets([pm], "")
+    assert pm.search_snippet == []
+
+
+def test_the_engine_in_use_has_its_index(db):
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'pm_search_vector_gin'")
+            assert "gin" in cursor.fetchone()[0].lower()
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            triggers = {row[0] for row in cursor.fetchall()}
+            assert {"postmortems_search_ai", "postmortems_search_au", "postmortems_search_ad"} <= triggers
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("leap second", '"leap" AND "second"'),
+        ("leap-second", '"leap second"'),
+        ('"route leak" bgp', '"route leak" AND "bgp"'),
+        ("dns or bgp", '("dns" OR "bgp")'),
+        ("outage -aws", '("outage") NOT "aws"'),
+        ("title:x NEAR(", '"title x" AND "near"'),
+        ("the and", ""),
+        ("-only", ""),
+    ],
+)
+def test_websearch_syntax_becomes_quoted_fts5(query, expected):
+    assert to_fts5_query(query) == expected
