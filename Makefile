@@ -7,7 +7,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres install migrate demo lint check clean
+.PHONY: run test test-sqlite test-postgres install lint clean bench-import
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,9 @@ lint: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+
+## bench-import: time the import of the 788 public incidents and a set of searches (SQLite, then PostgreSQL)
+bench-import: install
+	$(BIN)/python bench/import_search.py
+	@if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+		DATABASE_URL=postgres://postgres@127.0.0.1:5432/kb_bench $(BIN)/python bench/import_search.py; fi
