@@ -9,9 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _settings(env: dict[str, str], expr: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    ours = {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL"}
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
     return subprocess.run(
-        [sys.executable, "-c", f"import kb.settings as s; print({expr})"],
+        [sys.executable, "-c", f"import kb.settings as s; print(repr(({expr},)))"],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -51,7 +52,7 @@ def test_database_and_redis_urls_are_read():
 
 def test_debug_is_off_by_default():
     result = _settings({"SECRET_KEY": "x" * 50}, "s.DEBUG")
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "(False,)"
 
 
 def test_bad_integer_fails_loudly():
