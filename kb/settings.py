@@ -200,6 +200,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a "status" field with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "PostMortemStatusEnum": "postmortems.models.PostMortem.Status",
+        "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+    },
 }
 
 # --- Background work (Celery) ----------------------------------------------------

@@ -6,9 +6,17 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, Service, Team
 from postmortems.search import search_postmortems
+
+
+def _slug_filter(**kwargs) -> django_filters.ModelMultipleChoiceFilter:
+    """A "one or more slugs/usernames" filter, documented as a string in the schema
+    (drf-spectacular cannot follow ``field_name="team__slug"`` + ``to_field_name``)."""
+    return extend_schema_field(OpenApiTypes.STR)(django_filters.ModelMultipleChoiceFilter(**kwargs))
 
 
 class PostMortemFilter(django_filters.FilterSet):
@@ -20,10 +28,10 @@ class PostMortemFilter(django_filters.FilterSet):
     """
 
     q = django_filters.CharFilter(method="filter_q", label="Search", max_length=200)
-    team = django_filters.ModelMultipleChoiceFilter(
+    team = _slug_filter(
         field_name="team__slug", to_field_name="slug", queryset=Team.objects.all(), label="Team"
     )
-    service = django_filters.ModelMultipleChoiceFilter(
+    service = _slug_filter(
         field_name="services__slug",
         to_field_name="slug",
         queryset=Service.objects.all(),
@@ -32,7 +40,7 @@ class PostMortemFilter(django_filters.FilterSet):
     )
     severity = django_filters.MultipleChoiceFilter(choices=PostMortem.Severity.choices)
     status = django_filters.MultipleChoiceFilter(choices=PostMortem.Status.choices)
-    factor = django_filters.ModelMultipleChoiceFilter(
+    factor = _slug_filter(
         field_name="factors__slug",
         to_field_name="slug",
         queryset=ContributingFactor.objects.all(),
@@ -78,14 +86,14 @@ class ActionItemFilter(django_filters.FilterSet):
     ``team`` (slug of the post-mortem's team), ``postmortem`` (id), ``overdue``
     (true/false) and ``due_from`` / ``due_to`` (dates, inclusive)."""
 
-    owner = django_filters.ModelMultipleChoiceFilter(
+    owner = _slug_filter(
         field_name="owner__username",
         to_field_name="username",
         queryset=get_user_model().objects.all(),
     )
     status = django_filters.MultipleChoiceFilter(choices=ActionItem.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=ActionItem.Kind.choices)
-    team = django_filters.ModelMultipleChoiceFilter(
+    team = _slug_filter(
         field_name="postmortem__team__slug", to_field_name="slug", queryset=Team.objects.all()
     )
     postmortem = django_filters.NumberFilter(field_name="postmortem_id")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from postmortems.models import ActionItem, FixPullRequest, PostMortem
@@ -10,14 +11,31 @@ from postmortems.models import ActionItem, FixPullRequest, PostMortem
 OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
 
 
-def postmortem_list(*, user=None) -> QuerySet[PostMortem]:
+def postmortem_list(*, user=None, with_counts: bool = False) -> QuerySet[PostMortem]:
     """Post-mortems for list pages, with the relations a row shows prefetched.
 
     The number of queries does not grow with the number of rows or related rows.
     ``user`` is accepted for the coming per-document visibility rules; today every
     signed-in user sees every post-mortem.
+
+    Args:
+        with_counts: also annotate ``action_items_open`` and ``action_items_total``
+            (ints), as correlated subqueries so that filters joining services or
+            factors, and the search rank, cannot inflate them.
     """
-    return PostMortem.objects.select_related("team").prefetch_related("services", "factors")
+    queryset = PostMortem.objects.select_related("team").prefetch_related("services", "factors")
+    if with_counts:
+        items = ActionItem.objects.filter(postmortem=OuterRef("pk")).order_by().values("postmortem")
+
+        def count(rows):
+            counted = rows.annotate(n=Count("pk")).values("n")[:1]
+            return Coalesce(Subquery(counted), Value(0), output_field=IntegerField())
+
+        queryset = queryset.annotate(
+            action_items_open=count(items.filter(status__in=OPEN_STATUSES)),
+            action_items_total=count(items),
+        )
+    return queryset
 
 
 def postmortem_detail(*, user=None) -> QuerySet[PostMortem]:

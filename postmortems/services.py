@@ -22,9 +22,12 @@ from django.utils import timezone
 
 from postmortems.models import (
     ActionItem,
+    ContributingFactor,
     DeclinedChange,
     FixPullRequest,
     PostMortem,
+    Service,
+    Team,
     TimelineEntry,
 )
 
@@ -269,16 +272,19 @@ def postmortem_save(
 
 
 def _with_completion(row: dict[str, Any], pm: PostMortem) -> dict[str, Any]:
-    """Stamp ``completed_at`` when an item becomes done, clear it otherwise."""
+    """Fill in what a row leaves out from the stored item, and keep ``completed_at``
+    in step with the status: stamped once when done, cleared when reopened."""
     row = dict(row)
-    status = row.get("status", ActionItem.Status.OPEN)
-    if status == ActionItem.Status.DONE:
-        row.setdefault("completed_at", None)
-        if row["completed_at"] is None:
-            previous = None
-            if row.get("id"):
-                previous = pm.action_items.filter(pk=row["id"]).values_list("completed_at", flat=True).first()
-            row["completed_at"] = previous or timezone.now()
+    stored = None
+    if row.get("id"):
+        stored = (
+            ActionItem.objects.filter(postmortem=pm, pk=row["id"]).values("status", "completed_at").first()
+        )
+    if "status" not in row:
+        row["status"] = stored["status"] if stored else ActionItem.Status.OPEN
+    if row["status"] == ActionItem.Status.DONE:
+        if not row.get("completed_at"):
+            row["completed_at"] = (stored or {}).get("completed_at") or timezone.now()
     else:
         row["completed_at"] = None
     return row
@@ -309,18 +315,32 @@ def _enqueue_owner_notification(action_item_id: int) -> None:
 def build_search_body(pm: PostMortem) -> str:
     """The text of a document's rows and names that search indexes with the sections.
 
+    Reads the rows fresh from the database (never a prefetch cache the caller
+    may hold), so rows written moments ago are included.
+
     Returns:
         One string: team and service names, factor names and slugs, timeline
         texts, action-item keys and texts, declined changes with rationale, and
         fix-PR repositories and titles, one per line.
     """
-    lines: list[str] = [pm.team.name if pm.team_id else ""]
-    lines += [s.name for s in pm.services.all()]
-    lines += [f"{f.name} {f.slug}" for f in pm.factors.all()]
-    lines += [entry.text for entry in pm.timeline.all()]
-    lines += [f"{item.key} {item.text}" for item in pm.action_items.all()]
-    lines += [f"{d.text} {d.rationale}" for d in pm.declined_changes.all()]
-    lines += [f"{pr.repository} {pr.title}" for pr in pm.fix_prs.all()]
+    lines: list[str] = [Team.objects.filter(pk=pm.team_id).values_list("name", flat=True).first() or ""]
+    lines += Service.objects.filter(postmortems=pm).values_list("name", flat=True)
+    lines += [
+        f"{name} {slug}"
+        for name, slug in ContributingFactor.objects.filter(postmortems=pm).values_list("name", "slug")
+    ]
+    lines += TimelineEntry.objects.filter(postmortem=pm).values_list("text", flat=True)
+    lines += [
+        f"AI-{pk} {text}" for pk, text in ActionItem.objects.filter(postmortem=pm).values_list("pk", "text")
+    ]
+    lines += [
+        f"{text} {why}"
+        for text, why in DeclinedChange.objects.filter(postmortem=pm).values_list("text", "rationale")
+    ]
+    lines += [
+        f"{repo} {title}"
+        for repo, title in FixPullRequest.objects.filter(postmortem=pm).values_list("repository", "title")
+    ]
     return "\n".join(line for line in lines if line)
 
 
@@ -338,14 +358,41 @@ def postmortem_reindex(pm: PostMortem) -> None:
 def action_item_set_status(*, item: ActionItem, status: str, not_doing_reason: str = "") -> ActionItem:
     """Move an action item to ``status`` (one of ``ActionItem.Status``).
 
-    Stamps ``completed_at`` when it becomes done and clears it when reopened.
+    Shorthand for ``action_item_update`` with only the status (and the reason,
+    which "not doing" requires).
 
     Raises:
         ValidationError: for an unknown status, or "not doing" without a reason.
     """
-    item.status = status
-    item.not_doing_reason = not_doing_reason if status == ActionItem.Status.NOT_DOING else ""
-    if status == ActionItem.Status.DONE:
+    return action_item_update(item=item, data={"status": status, "not_doing_reason": not_doing_reason})
+
+
+ACTION_ITEM_EDITABLE = ("text", "kind", "owner", "due_date", "status", "not_doing_reason", "ticket_url")
+
+
+def action_item_update(*, item: ActionItem, data: dict[str, Any]) -> ActionItem:
+    """Change one action item without touching its siblings.
+
+    Args:
+        item: the stored item.
+        data: any of ``ACTION_ITEM_EDITABLE`` (``owner`` a User, ``due_date`` a date).
+
+    Returns:
+        The saved item. A new owner is told by e-mail after commit; ``completed_at``
+        is stamped when the item becomes done and cleared when it is reopened.
+
+    Raises:
+        ValidationError: keyed by field; nothing is saved then.
+        ValueError: for a key outside ``ACTION_ITEM_EDITABLE``.
+    """
+    unknown = set(data) - set(ACTION_ITEM_EDITABLE)
+    if unknown:
+        raise ValueError(f"Unknown action-item fields: {sorted(unknown)}")
+    for name, value in data.items():
+        setattr(item, name, "" if value is None and name in ("not_doing_reason", "ticket_url") else value)
+    if item.status != ActionItem.Status.NOT_DOING:
+        item.not_doing_reason = ""
+    if item.status == ActionItem.Status.DONE:
         item.completed_at = item.completed_at or timezone.now()
     else:
         item.completed_at = None
@@ -353,4 +400,6 @@ def action_item_set_status(*, item: ActionItem, status: str, not_doing_reason: s
     with transaction.atomic():
         item.save()
         postmortem_reindex(item.postmortem)
+        if item.owner_id != item.notified_owner_id:
+            _enqueue_owner_notification(item.pk)
     return item

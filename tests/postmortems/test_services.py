@@ -211,3 +211,49 @@ def test_pull_request_urls_are_parsed(url, expected):
 def test_non_pull_request_urls_are_rejected(url):
     with pytest.raises(ValidationError):
         parse_pull_request_url(url)
+
+
+def test_reindex_reads_rows_fresh_even_when_the_caller_prefetched(author, team):
+    from postmortems.search import search_postmortems
+    from postmortems.selectors import postmortem_detail
+
+    pm = postmortem_save(user=author, fields=_fields(team))
+    loaded = postmortem_detail().get(pk=pm.pk)  # action_items prefetched: empty
+    postmortem_save(
+        postmortem=loaded, fields={}, action_items=[_item(UserFactory(), text="Add a quokka probe")]
+    )
+    assert [p.pk for p in search_postmortems(PostMortem.objects.all(), "quokka")] == [pm.pk]
+
+
+def test_a_row_sent_without_status_keeps_its_status(author, team):
+    owner = UserFactory()
+    pm = postmortem_save(user=author, fields=_fields(team), action_items=[_item(owner, status="done")])
+    item = pm.action_items.get()
+    row = {k: v for k, v in _item(owner, text="Reworded").items() if k != "status"}
+    postmortem_save(postmortem=pm, fields={}, action_items=[{"id": item.pk, **row}])
+    item.refresh_from_db()
+    assert (item.text, item.status) == ("Reworded", "done")
+    assert item.completed_at is not None
+
+
+def test_action_item_update_changes_one_item_only(author, team, django_capture_on_commit_callbacks):
+    from postmortems.services import action_item_update
+
+    owner, new_owner = UserFactory(), UserFactory()
+    pm = postmortem_save(
+        user=author, fields=_fields(team), action_items=[_item(owner), _item(owner, text="B")]
+    )
+    first, second = pm.action_items.order_by("id")
+    before = second.updated_at
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        action_item_update(item=first, data={"owner": new_owner, "status": "in_progress"})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.owner, first.status) == (new_owner, "in_progress")
+    assert second.updated_at == before
+    assert len(callbacks) == 1  # the new owner is told
+    with pytest.raises(ValidationError) as err:
+        action_item_update(item=first, data={"status": "not_doing"})
+    assert "not_doing_reason" in err.value.message_dict
+    first.refresh_from_db()
+    assert first.status == "in_progress"

@@ -1,0 +1,492 @@
+"""Serializers of the REST API: they shape data and check field shapes only.
+
+Read and write shapes differ, so each resource has separate serializers:
+``*ReadSerializer``/``*Serializer`` render responses, ``*WriteSerializer`` and
+``*RowSerializer`` check request bodies. Writes never go through
+``serializer.save()``: the views hand ``validated_data`` to
+``postmortems.services``, which holds the domain rules (ordering of timestamps,
+"not doing" needs a reason, a fix PR's action item must belong to the same
+post-mortem, replace-the-rows semantics).
+
+People are named by username, teams, services and contributing factors by slug.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from postmortems import search, services
+from postmortems.models import (
+    ActionItem,
+    ContributingFactor,
+    DeclinedChange,
+    FixPullRequest,
+    PostMortem,
+    Service,
+    Team,
+    TimelineEntry,
+)
+
+User = get_user_model()
+
+# The nested row lists a post-mortem write may carry; each one given replaces
+# the document's rows of that kind, each one left out leaves them alone.
+ROW_LISTS = ("timeline", "action_items", "declined_changes", "fix_prs")
+
+
+# --- small fields ------------------------------------------------------------------
+
+
+@extend_schema_field({"type": "integer", "nullable": True, "description": "Seconds."})
+class DurationSecondsField(serializers.Field):
+    """A ``timedelta`` rendered as whole seconds (int), or None when unknown."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else int(value.total_seconds())
+
+
+def _username_field(**kwargs) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), **kwargs)
+
+
+def _section_field(*, required: bool, what: str) -> serializers.CharField:
+    """A Markdown section: at most ``KB_MAX_SECTION_CHARS`` characters, kept verbatim.
+
+    Required sections must hold more than whitespace; the message says which one.
+    """
+    limit = settings.KB_MAX_SECTION_CHARS
+    missing = f"The post-mortem needs this section: {what}."
+    return serializers.CharField(
+        required=required,
+        allow_blank=not required,
+        trim_whitespace=False,  # leading spaces are Markdown (code blocks)
+        max_length=limit,
+        error_messages={
+            "required": missing,
+            "blank": missing,
+            "max_length": f"A section holds at most {limit} characters.",
+        },
+    )
+
+
+# --- read: post-mortems --------------------------------------------------------------
+
+
+class PostMortemSummarySerializer(serializers.ModelSerializer):
+    """One row of the post-mortem list.
+
+    ``action_items_open``/``action_items_total`` come from annotations added by
+    the view. ``snippet`` (HTML: escaped text with ``<mark>`` around matches) and
+    ``search_rank`` (float, higher is better, comparable only within one
+    response) are filled when the list is searched with ``?q=``, null otherwise.
+    """
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:postmortem-detail")
+    key = serializers.CharField(read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    factors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    action_items_open = serializers.IntegerField(read_only=True)
+    action_items_total = serializers.IntegerField(read_only=True)
+    snippet = serializers.SerializerMethodField(allow_null=True)
+    search_rank = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PostMortem
+        fields = [
+            "id",
+            "key",
+            "url",
+            "title",
+            "team",
+            "services",
+            "severity",
+            "status",
+            "started_at",
+            "factors",
+            "action_items_open",
+            "action_items_total",
+            "snippet",
+            "search_rank",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_snippet(self, obj: PostMortem) -> str | None:
+        parts = getattr(obj, "search_snippet", None)
+        return None if parts is None else search.snippet_html(parts)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "at", "text", "evidence_url"]
+        read_only_fields = fields
+
+
+class ActionItemInlineSerializer(serializers.ModelSerializer):
+    """An action item as shown inside its post-mortem."""
+
+    key = serializers.CharField(read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id",
+            "key",
+            "text",
+            "kind",
+            "owner",
+            "due_date",
+            "status",
+            "not_doing_reason",
+            "ticket_url",
+            "completed_at",
+            "is_overdue",
+        ]
+        read_only_fields = fields
+
+
+class DeclinedChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeclinedChange
+        fields = ["id", "text", "rationale"]
+        read_only_fields = fields
+
+
+class FixPullRequestSerializer(serializers.ModelSerializer):
+    action_item = serializers.IntegerField(source="action_item_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = FixPullRequest
+        fields = ["id", "url", "repository", "number", "title", "state", "action_item"]
+        read_only_fields = fields
+
+
+class PostMortemDetailSerializer(serializers.ModelSerializer):
+    """A whole post-mortem: the document, its sections (Markdown) and its rows.
+
+    Durations are whole seconds from the start, null when either end is unknown.
+    ``html_url`` is the absolute address of the web page.
+    """
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:postmortem-detail")
+    key = serializers.CharField(read_only=True)
+    html_url = serializers.SerializerMethodField()
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    factors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    facilitator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    time_to_detect = DurationSecondsField()
+    time_to_mitigate = DurationSecondsField()
+    time_to_resolve = DurationSecondsField()
+    action_items = ActionItemInlineSerializer(many=True, read_only=True)
+    declined_changes = DeclinedChangeSerializer(many=True, read_only=True)
+    timeline = TimelineEntrySerializer(many=True, read_only=True)
+    fix_prs = FixPullRequestSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PostMortem
+        fields = [
+            "id",
+            "key",
+            "url",
+            "html_url",
+            "title",
+            "team",
+            "services",
+            "severity",
+            "status",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "time_to_detect",
+            "time_to_mitigate",
+            "time_to_resolve",
+            "authors",
+            "facilitator",
+            "what_happened",
+            "why_it_happened",
+            "what_we_change",
+            "what_we_dont_change",
+            "factors",
+            "action_items",
+            "declined_changes",
+            "timeline",
+            "fix_prs",
+            "source_url",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_html_url(self, obj: PostMortem) -> str:
+        path = obj.get_absolute_url()
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+# --- write: post-mortems -------------------------------------------------------------
+
+
+class RowSerializer(serializers.ModelSerializer):
+    """A nested row: ``id`` names an existing row of this post-mortem to update.
+
+    Rows without ``id`` are new, so their required fields are required even in a
+    PATCH (DRF would otherwise skip every missing field of a partial update).
+    """
+
+    id = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if "id" not in attrs:
+            missing = {
+                name: [serializers.Field.default_error_messages["required"]]
+                for name, field in self.fields.items()
+                if field.required and not field.read_only and name not in attrs
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class TimelineRowSerializer(RowSerializer):
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "at", "text", "evidence_url"]
+
+
+class ActionItemRowSerializer(RowSerializer):
+    """An action item row: ``owner`` is a username, ``due_date`` is ``YYYY-MM-DD``."""
+
+    owner = _username_field()
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id",
+            "text",
+            "kind",
+            "owner",
+            "due_date",
+            "status",
+            "not_doing_reason",
+            "ticket_url",
+        ]
+
+
+class DeclinedChangeRowSerializer(RowSerializer):
+    class Meta:
+        model = DeclinedChange
+        fields = ["id", "text", "rationale"]
+
+
+class FixPullRequestRowSerializer(RowSerializer):
+    """A fix PR row: the URL must be a pull (or merge) request; repository and
+    number are read from it. ``action_item`` is the id of an action item of the
+    same post-mortem, or null."""
+
+    action_item = serializers.PrimaryKeyRelatedField(
+        queryset=ActionItem.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = FixPullRequest
+        fields = ["id", "url", "title", "state", "action_item"]
+
+    def validate_url(self, value: str) -> str:
+        try:
+            services.parse_pull_request_url(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+class PostMortemWriteSerializer(serializers.ModelSerializer):
+    """Body of a post-mortem create (POST) or partial update (PATCH).
+
+    Required on create: ``title``, ``team`` (slug), ``severity`` (SEV1–SEV4),
+    ``what_happened`` and ``why_it_happened`` (non-blank Markdown). ``services``
+    and ``factors`` are lists of slugs, ``authors`` a list of usernames,
+    ``facilitator`` a username. A row list (``timeline``, ``action_items``,
+    ``declined_changes``, ``fix_prs``) replaces that kind of row: listed rows with
+    an ``id`` are updated, rows without one created, unlisted rows deleted.
+    """
+
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+    factors = serializers.SlugRelatedField(
+        slug_field="slug", queryset=ContributingFactor.objects.all(), many=True, required=False
+    )
+    authors = _username_field(many=True, required=False)
+    facilitator = _username_field(required=False, allow_null=True)
+    severity = serializers.ChoiceField(choices=PostMortem.Severity.choices)
+    what_happened = _section_field(required=True, what="what happened")
+    why_it_happened = _section_field(required=True, what="why it happened")
+    what_we_change = _section_field(required=False, what="what we change")
+    what_we_dont_change = _section_field(required=False, what="what we don't change, and why")
+    timeline = TimelineRowSerializer(many=True, required=False)
+    action_items = ActionItemRowSerializer(many=True, required=False)
+    declined_changes = DeclinedChangeRowSerializer(many=True, required=False)
+    fix_prs = FixPullRequestRowSerializer(many=True, required=False)
+
+    class Meta:
+        model = PostMortem
+        fields = [
+            "title",
+            "team",
+            "services",
+            "severity",
+            "status",
+            "started_at",
+            "detected_at",
+            "mitigated_at",
+            "resolved_at",
+            "authors",
+            "facilitator",
+            "what_happened",
+            "why_it_happened",
+            "what_we_change",
+            "what_we_dont_change",
+            "factors",
+            "source_url",
+            "external_id",
+            "timeline",
+            "action_items",
+            "declined_changes",
+            "fix_prs",
+        ]
+
+    def _non_blank(self, name: str, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError(self.fields[name].error_messages["blank"])
+        return value
+
+    def validate_what_happened(self, value: str) -> str:
+        return self._non_blank("what_happened", value)
+
+    def validate_why_it_happened(self, value: str) -> str:
+        return self._non_blank("why_it_happened", value)
+
+    def service_arguments(self) -> dict:
+        """``validated_data`` split into ``services.postmortem_save`` keyword arguments.
+
+        An existing action item listed without ``status`` keeps its status: the
+        service expects every row to carry one and treats a missing one as "open"
+        (which would also clear ``completed_at``).
+
+        Returns:
+            ``{"fields": {...}, "timeline": [...]?, "action_items": [...]?, ...}``;
+            a row list appears only when the request gave it.
+        """
+        data = dict(self.validated_data)
+        rows = {name: data.pop(name) for name in ROW_LISTS if name in data}
+        if self.instance is not None and "action_items" in rows:
+            current = {item.pk: item.status for item in self.instance.action_items.all()}
+            rows["action_items"] = [
+                {"status": current[row["id"]], **row} if row.get("id") in current else row
+                for row in rows["action_items"]
+            ]
+        return {"fields": data, **rows}
+
+
+# --- action items ------------------------------------------------------------------
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    """An action item with the post-mortem it belongs to (``postmortem`` is its id)."""
+
+    key = serializers.CharField(read_only=True)
+    postmortem = serializers.IntegerField(source="postmortem_id", read_only=True)
+    postmortem_key = serializers.SerializerMethodField()
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = [
+            "id",
+            "key",
+            "postmortem",
+            "postmortem_key",
+            "text",
+            "kind",
+            "owner",
+            "due_date",
+            "status",
+            "not_doing_reason",
+            "ticket_url",
+            "completed_at",
+            "is_overdue",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_postmortem_key(self, obj: ActionItem) -> str:
+        return f"PM-{obj.postmortem_id}"
+
+
+class ActionItemWriteSerializer(serializers.ModelSerializer):
+    """Body of an action item PATCH; every field is optional."""
+
+    owner = _username_field(required=False)
+
+    class Meta:
+        model = ActionItem
+        fields = ["text", "kind", "owner", "due_date", "status", "not_doing_reason", "ticket_url"]
+
+
+# --- taxonomy and organisation (read-only) -----------------------------------------
+
+
+class ContributingFactorSerializer(serializers.ModelSerializer):
+    """A contributing factor; ``postmortem_count`` counts the documents tagged with it."""
+
+    postmortem_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ContributingFactor
+        fields = [
+            "slug",
+            "name",
+            "category",
+            "description",
+            "suggested_dod_item",
+            "postmortem_count",
+        ]
+        read_only_fields = fields
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["slug", "name", "description", "members"]
+        read_only_fields = fields
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Service
+        fields = ["slug", "name", "team"]
+        read_only_fields = fields
