@@ -1,10 +1,17 @@
-"""Web pages of the post-mortem app (placeholder until the views land)."""
+"""Web pages of the post-mortem app (mounted at /postmortems/)."""
 
 from django.urls import path
-from django.views.generic import TemplateView
+
+from postmortems import views
 
 app_name = "postmortems"
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="base.html"), name="list"),
-    path("<str:key>/", TemplateView.as_view(template_name="base.html"), name="detail"),
+    path("", views.postmortem_list, name="list"),
+    # Fixed paths come before "<str:key>/" so "new" is never read as a key.
+    path("new/", views.postmortem_create, name="create"),
+    path("action-items/mine/", views.my_action_items, name="my_action_items"),
+    path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
+    path("<str:key>/", views.postmortem_detail, name="detail"),
+    path("<str:key>/edit/", views.postmortem_edit, name="edit"),
+    path("<str:key>/export.md", views.postmortem_export, name="export"),
 ]
