@@ -166,38 +166,42 @@ def _parse_websearch(query: str) -> list[_Term | str]:
 def to_fts5_query(query: str) -> str:
     """Translate websearch syntax into a safe SQLite FTS5 MATCH expression.
 
-    Every word is emitted as a double-quoted FTS5 string, so user input can never
-    inject FTS5 operators or column filters.
+    Precedence follows PostgreSQL's ``websearch_to_tsquery``: AND binds tighter
+    than ``or``, so ``memory leak or disk full`` means (memory AND leak) OR
+    (disk AND full); an excluded term belongs to its own ``or`` group. Every word
+    is emitted as a double-quoted FTS5 string, so user input can never inject
+    FTS5 operators or column filters.
 
     Args:
         query: what the user typed, e.g. ``leap second -"google cloud" or dns``.
 
     Returns:
-        An FTS5 expression such as ``"leap" "second" NOT "google cloud"`` or
+        An FTS5 expression such as ``("leap" AND "second") NOT "google cloud"`` or
         ``""`` when the query holds no searchable word (callers then match nothing).
+        A group made only of exclusions is dropped: FTS5 cannot express
+        "everything but", which PostgreSQL would match.
     """
-    positives: list[str] = []
-    negatives: list[str] = []
-    pending_or = False
+    groups: list[list[_Term]] = [[]]
     for part in _parse_websearch(query):
         if part == "OR":
-            pending_or = bool(positives)
+            if groups[-1]:
+                groups.append([])
             continue
         assert isinstance(part, _Term)
-        phrase = '"' + " ".join(part.words) + '"'
-        if part.negated:
-            negatives.append(phrase)
-        elif pending_or and positives:
-            positives[-1] = f"({positives[-1]} OR {phrase})"
-        else:
-            positives.append(phrase)
-        pending_or = False
-    if not positives:
-        return ""
-    expression = " AND ".join(positives)
-    for phrase in negatives:
-        expression = f"({expression}) NOT {phrase}"
-    return expression
+        groups[-1].append(part)
+    expressions: list[str] = []
+    for group in groups:
+        positives = ['"' + " ".join(t.words) + '"' for t in group if not t.negated]
+        if not positives:
+            continue
+        expression = " AND ".join(positives)
+        for term in group:
+            if term.negated:
+                expression = f'({expression}) NOT "{" ".join(term.words)}"'
+        expressions.append(expression)
+    if len(expressions) == 1:
+        return expressions[0]
+    return " OR ".join(f"({e})" for e in expressions)
 
 
 # --- selectors -------------------------------------------------------------------

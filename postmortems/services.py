@@ -266,7 +266,8 @@ def postmortem_save(
             )
         postmortem_reindex(pm)
         for item in touched_items:
-            if item.owner_id != item.notified_owner_id:
+            # Closed items (done, not doing) need nothing from their owner.
+            if item.owner_id != item.notified_owner_id and not item.is_closed:
                 _enqueue_owner_notification(item.pk)
     return pm
 
@@ -400,6 +401,6 @@ def action_item_update(*, item: ActionItem, data: dict[str, Any]) -> ActionItem:
     with transaction.atomic():
         item.save()
         postmortem_reindex(item.postmortem)
-        if item.owner_id != item.notified_owner_id:
+        if item.owner_id != item.notified_owner_id and not item.is_closed:
             _enqueue_owner_notification(item.pk)
     return item

@@ -59,6 +59,12 @@ def test_or_phrases_and_exclusion(corpus):
     assert excluded == ["Leap second froze the scheduler"]
 
 
+def test_or_binds_looser_than_and_on_both_engines(corpus):
+    # (leap AND scheduler) OR (route AND leak), as websearch_to_tsquery reads it.
+    found = set(keys(search_postmortems(PostMortem.objects.all(), "leap scheduler or route leak")))
+    assert found == {"Leap second froze the scheduler", "BGP route leak took the edge offline"}
+
+
 def test_search_keeps_other_filters(corpus):
     only = PostMortem.objects.filter(title__startswith="Checkout")
     assert keys(search_postmortems(only, "leap")) == ["Checkout outage"]
@@ -166,7 +172,11 @@ def test_the_engine_in_use_has_its_index(db):
         ("leap second", '"leap" AND "second"'),
         ("leap-second", '"leap second"'),
         ('"route leak" bgp', '"route leak" AND "bgp"'),
-        ("dns or bgp", '("dns" OR "bgp")'),
+        ("dns or bgp", '("dns") OR ("bgp")'),
+        ("memory leak or disk full", '("memory" AND "leak") OR ("disk" AND "full")'),
+        ("a1 -b2 or c3", '(("a1") NOT "b2") OR ("c3")'),
+        ("or or dns", '"dns"'),
+        ("dns or -bgp", '"dns"'),
         ("outage -aws", '("outage") NOT "aws"'),
         ("title:x NEAR(", '"title x" AND "near"'),
         ("the and", ""),

@@ -257,3 +257,18 @@ def test_action_item_update_changes_one_item_only(author, team, django_capture_o
     assert "not_doing_reason" in err.value.message_dict
     first.refresh_from_db()
     assert first.status == "in_progress"
+
+
+def test_closed_items_do_not_notify_their_owner(author, team, django_capture_on_commit_callbacks):
+    owner = UserFactory()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        postmortem_save(
+            user=author,
+            fields=_fields(team),
+            action_items=[
+                _item(owner, status="done"),
+                _item(owner, status="not_doing", not_doing_reason="Covered by the rewrite"),
+                _item(owner, status="open"),
+            ],
+        )
+    assert len(callbacks) == 1
