@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab as _crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +75,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "postmortems",
+    "integrations.github",
+    "followthrough",
+    "patterns",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +155,9 @@ LOGOUT_REDIRECT_URL = "login"
 # rendering and search cheap (OWASP API4).
 KB_MAX_SECTION_CHARS = env_int("KB_MAX_SECTION_CHARS", 20_000)
 KB_MAX_ROWS_PER_DOCUMENT = env_int("KB_MAX_ROWS_PER_DOCUMENT", 200)
+# Readiness check: how many action items a post-mortem should end with.
+KB_READINESS_MIN_ACTIONS = env_int("KB_READINESS_MIN_ACTIONS", 3)
+KB_READINESS_MAX_ACTIONS = env_int("KB_READINESS_MAX_ACTIONS", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5_000
 
@@ -232,6 +239,62 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.5,
+}
+# Beat uses the server's time zone for crontab entries (the daily digest hour).
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Follow-through and the GitHub webhook (followthrough, integrations.github) -----
+# GitHub webhook secret (HMAC-SHA256 of the body); unset = every delivery is refused.
+# During a rotation put the old one in GITHUB_WEBHOOK_PREVIOUS_SECRET.
+GITHUB_WEBHOOK_SECRET = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
+GITHUB_WEBHOOK_PREVIOUS_SECRET = os.environ.get("GITHUB_WEBHOOK_PREVIOUS_SECRET", "")
+# Hosts whose pull-request URLs the webhook accepts (add a GitHub Enterprise host).
+GITHUB_HOSTS = [host.lower() for host in env_list("GITHUB_HOSTS", "github.com")]
+GITHUB_DELIVERY_MAX_ATTEMPTS = env_int("GITHUB_DELIVERY_MAX_ATTEMPTS", 5)
+GITHUB_DELIVERY_RETENTION_DAYS = env_int("GITHUB_DELIVERY_RETENTION_DAYS", 30)
+# Hour (TIME_ZONE) of the daily digest; the sweep starts a day's digests that
+# beat could not (broker down at that hour) any time after it.
+FOLLOWTHROUGH_DIGEST_HOUR = env_int("FOLLOWTHROUGH_DIGEST_HOUR", 7)
+# The sweep re-enqueues work a broker outage left in the database (owner notices,
+# webhook deliveries, the day's digests) every SWEEP_INTERVAL_SECONDS, for rows
+# older than SWEEP_GRACE_SECONDS.
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 300)
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 60)
+# Team digests may only be posted to these hosts (SSRF guard).
+SLACK_WEBHOOK_HOSTS = [host.lower() for host in env_list("SLACK_WEBHOOK_HOSTS", "hooks.slack.com")]
+SLACK_TIMEOUT_SECONDS = env_int("SLACK_TIMEOUT_SECONDS", 5)
+# One beat process only (Celery's docs); digests are idempotent in the database anyway.
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["followthrough-daily-digests"] = {
+    "task": "followthrough.send_daily_digests",
+    "schedule": _crontab(hour=FOLLOWTHROUGH_DIGEST_HOUR, minute=0),
+}
+CELERY_BEAT_SCHEDULE["followthrough-sweep"] = {
+    "task": "followthrough.sweep",
+    "schedule": float(SWEEP_INTERVAL_SECONDS),
+    "options": {"expires": float(SWEEP_INTERVAL_SECONDS)},  # a late sweep is replaced by the next
+}
+CELERY_BEAT_SCHEDULE["github-sweep-deliveries"] = {
+    "task": "integrations.github.sweep_deliveries",
+    "schedule": float(SWEEP_INTERVAL_SECONDS),
+    "options": {"expires": float(SWEEP_INTERVAL_SECONDS)},
+}
+
+# --- Pattern detection (patterns app) ----------------------------------------------
+# K post-mortems with one contributing factor inside W days make a recurring
+# pattern; teams can set their own K and W (patterns.PatternSettings).
+PATTERNS_MIN_INCIDENTS = env_int("PATTERNS_MIN_INCIDENTS", 3)
+PATTERNS_WINDOW_DAYS = env_int("PATTERNS_WINDOW_DAYS", 90)
+# Organisation-wide: K post-mortems from at least PATTERNS_ORG_MIN_TEAMS teams in W days.
+PATTERNS_ORG_MIN_INCIDENTS = env_int("PATTERNS_ORG_MIN_INCIDENTS", 3)
+PATTERNS_ORG_WINDOW_DAYS = env_int("PATTERNS_ORG_WINDOW_DAYS", 90)
+PATTERNS_ORG_MIN_TEAMS = env_int("PATTERNS_ORG_MIN_TEAMS", 2)
+# Nightly detection at PATTERNS_DETECT_HOUR:15 (TIME_ZONE); idempotent, so a
+# second beat or a retry is harmless. Merged into any schedule defined above.
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["patterns-detect-nightly"] = {
+    "task": "patterns.detect_all",
+    "schedule": _crontab(hour=env_int("PATTERNS_DETECT_HOUR", 3), minute=15),
 }
 
 # --- E-mail ------------------------------------------------------------------------

@@ -34,32 +34,10 @@ from postmortems.models import (
     PostMortem,
     TimelineEntry,
 )
+from postmortems.onepager import SECTION_FIELDS, SECTION_TEMPLATES, is_filled
 from postmortems.services import parse_pull_request_url
 
-SECTION_FIELDS = ("what_happened", "why_it_happened", "what_we_change", "what_we_dont_change")
 REQUIRED_SECTIONS = ("what_happened", "why_it_happened")
-
-# A new post-mortem starts from these prompts (the four-section structure of
-# Google's SRE book, ch. 15). They ask for conditions of the system, never for
-# a person to blame.
-SECTION_TEMPLATES = {
-    "what_happened": (
-        "**Symptom:** what users or other systems saw, and where …\n\n"
-        "**Impact:** who/what was affected, for how long, how badly (errors, latency, "
-        "data, money) …\n\n"
-        "**Detection:** how we found out, and how long that took …"
-    ),
-    "why_it_happened": (
-        "**Proximate cause:** the change or condition that triggered the incident …\n\n"
-        "**Contributing system factors:** what let it happen and made it worse … "
-        "(describe conditions of the system, not people)"
-    ),
-    "what_we_change": (
-        "Each change is an action item below, with an owner and a due date — specific "
-        'tests, checks or process changes, never "be more careful".'
-    ),
-    "what_we_dont_change": "Changes we considered and declined, and why.",
-}
 
 DATETIME_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -225,7 +203,7 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
         data = super().clean()
         for name in REQUIRED_SECTIONS:
             value = (data.get(name) or "").strip()
-            if value and value == SECTION_TEMPLATES[name].strip():
+            if value and not is_filled(name, value):
                 self.add_error(name, "Replace the prompts with what you know about this incident.")
         return data
 

@@ -108,6 +108,9 @@ class ContributingFactor(models.Model):
     category = models.CharField(max_length=20, choices=Category.choices)
     description = models.CharField(max_length=300)
     suggested_dod_item = models.CharField("suggested Definition-of-Done item", max_length=300, blank=True)
+    # A broad factor (e.g. "code change") is true of most incidents and explains
+    # little on its own; the readiness check warns when it is the only one.
+    is_broad = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["category", "name"]
@@ -416,3 +419,61 @@ class FixPullRequest(models.Model):
         """
         if self.action_item_id and self.action_item.postmortem_id != self.postmortem_id:
             raise ValidationError({"action_item": "The action item must belong to the same post-mortem."})
+
+
+class FindingWaiver(models.Model):
+    """An author's note that a blameless-language finding is intentional.
+
+    Example: a quoted chat message that says "I forgot to…". A waiver matches
+    findings by section, rule and excerpt (not offsets, which move as the text
+    is edited); a waived finding stops counting in the lint summary and the
+    readiness check.
+    """
+
+    postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="finding_waivers")
+    section = models.CharField(max_length=32)
+    rule = models.CharField(max_length=32)
+    excerpt = models.CharField(max_length=300)
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["postmortem", "section", "rule", "excerpt"], name="unique_finding_waiver"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="finding_waiver_needs_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} in {self.section}: {self.excerpt[:40]}"
+
+
+class ReadinessOverride(models.Model):
+    """A recorded decision by an admin to move a post-mortem on although the
+    readiness check failed: who, when, why, and which checks were failing."""
+
+    postmortem = models.ForeignKey(
+        PostMortem, on_delete=models.CASCADE, related_name="readiness_overrides"
+    )
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=1000)
+    failing_checks = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="readiness_override_needs_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.postmortem.key}: {self.from_status} → {self.to_status} (override)"

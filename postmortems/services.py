@@ -24,8 +24,10 @@ from postmortems.models import (
     ActionItem,
     ContributingFactor,
     DeclinedChange,
+    FindingWaiver,
     FixPullRequest,
     PostMortem,
+    ReadinessOverride,
     Service,
     Team,
     TimelineEntry,
@@ -168,6 +170,8 @@ def postmortem_save(
     action_items: Sequence[dict[str, Any]] | None = None,
     declined_changes: Sequence[dict[str, Any]] | None = None,
     fix_prs: Sequence[dict[str, Any]] | None = None,
+    enforce_readiness: bool = True,
+    readiness_override_reason: str = "",
 ) -> PostMortem:
     """Create or update a post-mortem and its rows in one transaction.
 
@@ -185,6 +189,11 @@ def postmortem_save(
         declined_changes: rows ``{id?, text, rationale}``.
         fix_prs: rows ``{id?, url, title?, state?, action_item (ActionItem|None)}``;
             ``repository`` and ``number`` are read from the URL.
+        enforce_readiness: when a document leaves "draft" (or is created in a
+            later status) it must pass ``readiness.readiness_check``. Importers
+            pass False: imported documents were reviewed elsewhere.
+        readiness_override_reason: lets a staff user move a document on although
+            the check fails; the override is recorded with the failing checks.
 
     Returns:
         The saved ``PostMortem``.
@@ -205,6 +214,11 @@ def postmortem_save(
         _check_row_count(name, rows)
 
     creating = postmortem is None
+    previous_status = (
+        None
+        if creating
+        else PostMortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
+    )
     with transaction.atomic():
         pm = postmortem or PostMortem(created_by=user if getattr(user, "pk", None) else None)
         for name in DOCUMENT_FIELDS:
@@ -265,11 +279,87 @@ def postmortem_save(
                 fields=("url", "repository", "number", "title", "state", "action_item"),
             )
         postmortem_reindex(pm)
+        if enforce_readiness and _leaves_draft(previous_status, pm.status, creating):
+            _require_readiness(
+                pm, user=user, from_status=previous_status or "", reason=readiness_override_reason
+            )
         for item in touched_items:
             # Closed items (done, not doing) need nothing from their owner.
             if item.owner_id != item.notified_owner_id and not item.is_closed:
                 _enqueue_owner_notification(item.pk)
     return pm
+
+
+def _leaves_draft(previous: str | None, new: str, creating: bool) -> bool:
+    draft = PostMortem.Status.DRAFT
+    return new != draft and (creating or previous == draft)
+
+
+def _require_readiness(pm: PostMortem, *, user, from_status: str, reason: str) -> None:
+    """Refuse to move ``pm`` out of draft unless it is ready, or a staff user overrides.
+
+    Raises:
+        ValidationError: on ``status``, one message per failing check, or when a
+            non-staff user tries to override.
+    """
+    from postmortems.readiness import readiness_check
+
+    readiness = readiness_check(pm)
+    if readiness.passed:
+        return
+    reason = (reason or "").strip()
+    if reason:
+        if not getattr(user, "is_staff", False):
+            raise ValidationError({"status": "Only an admin can override the readiness check."})
+        ReadinessOverride.objects.create(
+            postmortem=pm,
+            from_status=from_status,
+            to_status=pm.status,
+            reason=reason[:1000],
+            failing_checks=[{"id": c.id, "label": c.label, "detail": c.detail} for c in readiness.failing],
+            created_by=user if getattr(user, "pk", None) else None,
+        )
+        return
+    raise ValidationError(
+        {
+            "status": [
+                f"Not ready for review — {c.label}" + (f": {c.detail}" if c.detail else ".")
+                for c in readiness.failing
+            ]
+        }
+    )
+
+
+def finding_waive(
+    *, postmortem: PostMortem, user, section: str, rule: str, excerpt: str, reason: str
+) -> FindingWaiver:
+    """Mark a blameless-language finding as intentional (e.g. a quoted chat message).
+
+    Args:
+        section: a section field name or ``"action_item"``.
+        rule, excerpt: as reported by ``readiness.postmortem_lint``.
+        reason: why the wording stays; required.
+
+    Returns:
+        The ``FindingWaiver`` (an existing one is updated with the new reason).
+
+    Raises:
+        ValidationError: keyed by field for a blank reason or an unknown section.
+    """
+    from postmortems.onepager import SECTION_FIELDS
+
+    if section not in (*SECTION_FIELDS, "action_item"):
+        raise ValidationError({"section": f"Unknown section {section!r}."})
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why this wording is intentional."})
+    waiver, _ = FindingWaiver.objects.update_or_create(
+        postmortem=postmortem,
+        section=section,
+        rule=rule,
+        excerpt=excerpt[:300],
+        defaults={"reason": reason.strip()[:500], "created_by": user if getattr(user, "pk", None) else None},
+    )
+    return waiver
 
 
 def _with_completion(row: dict[str, Any], pm: PostMortem) -> dict[str, Any]:

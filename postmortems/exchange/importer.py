@@ -368,6 +368,8 @@ class _Importer:
             action_items=items,
             declined_changes=declined,
             fix_prs=None if late_prs else prs,
+            # Imported documents were reviewed where they were written.
+            enforce_readiness=False,
         )
         if late_prs:
             saved = {o.pk: o for o in pm.action_items.all()}
@@ -375,7 +377,7 @@ class _Importer:
             ordered = [saved[pk] if pk else saved[next(new_ids)] for pk in item_ids]
             for row, pr in zip(prs, doc.fix_prs, strict=True):
                 row["action_item"] = ordered[pr.item - 1] if pr.item else None
-            pm = postmortem_save(user=None, postmortem=pm, fields={}, fix_prs=prs)
+            pm = postmortem_save(user=None, postmortem=pm, fields={}, fix_prs=prs, enforce_readiness=False)
         return "updated" if existing is not None else "created"
 
 

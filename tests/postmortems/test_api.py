@@ -271,6 +271,9 @@ def test_detail_shows_the_whole_document(api, team, teammate):
         "ticket_url": "",
         "completed_at": None,
         "is_overdue": True,
+        # SEV2: the follow-up window ends 28 days after resolution (followthrough).
+        "followup_due": (timezone.localdate(pm.resolved_at) + dt.timedelta(days=28)).isoformat(),
+        "past_followup_window": False,
     }
     assert data["fix_prs"][0]["action_item"] == item.pk
     assert data["declined_changes"][0]["rationale"]
@@ -318,12 +321,13 @@ def test_patch_changes_only_the_given_fields_and_leaves_rows_alone(api, pm):
     item = ActionItemFactory(postmortem=pm)
     before = (pm.severity, pm.what_happened, list(pm.timeline.values_list("pk", flat=True)))
 
-    response = api.patch(detail_url(pm), {"title": "New title", "status": "in_review"}, format="json")
+    response = api.patch(detail_url(pm), {"title": "New title", "severity": "SEV1"}, format="json")
 
     assert response.status_code == 200, response.json()
     assert response.json()["title"] == "New title"
     pm.refresh_from_db()
-    assert (pm.title, pm.status) == ("New title", "in_review")
+    assert (pm.title, pm.severity) == ("New title", "SEV1")
+    before = ("SEV1", *before[1:])
     assert (pm.severity, pm.what_happened, list(pm.timeline.values_list("pk", flat=True))) == before
     assert list(pm.action_items.all()) == [item]
 

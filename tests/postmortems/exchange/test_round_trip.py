@@ -25,6 +25,7 @@ def build_rich_postmortem(*, team, author, teammate, external_id: str) -> PostMo
     carol = UserFactory(username="carol")
     services = [ServiceFactory(slug="checkout", team=team), ServiceFactory(slug="payments-api", team=team)]
     pm = postmortem_save(
+        enforce_readiness=False,
         user=author,
         fields={
             "title": "Checkout errors: the payment timeout vanished (again)",
@@ -119,6 +120,7 @@ def build_rich_postmortem(*, team, author, teammate, external_id: str) -> PostMo
     )
     item = pm.action_items.get(text="Restore the default")
     postmortem_save(
+        enforce_readiness=False,
         user=author,
         postmortem=pm,
         fields={},
@@ -226,7 +228,14 @@ def test_export_of_a_document_without_external_id_reimports_into_the_same_docume
     assert f"external_id: {pm.key}\n" in text
 
     # Edit the stored document; the re-import puts the exported state back.
-    postmortem_save(user=author, postmortem=pm, fields={"title": "Edited"}, action_items=[], fix_prs=[])
+    postmortem_save(
+        user=author,
+        postmortem=pm,
+        fields={"title": "Edited"},
+        action_items=[],
+        fix_prs=[],
+        enforce_readiness=False,
+    )
     assert "created 0, updated 1," in reimport(tmp_path)
 
     assert PostMortem.objects.count() == 1
