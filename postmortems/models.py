@@ -171,6 +171,9 @@ class PostMortem(models.Model):
     # Denormalised text of the rows (timeline, action items, names) that search
     # indexes besides the title and sections; rebuilt by services.postmortem_reindex.
     search_body = models.TextField(blank=True, editable=False)
+    # Optimistic locking: every save adds one; writers that read version v may
+    # only save while it is still v (services.postmortem_save, expected_version).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -318,6 +321,7 @@ class ActionItem(models.Model):
         related_name="+",
         editable=False,
     )
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

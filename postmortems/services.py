@@ -35,6 +35,19 @@ from postmortems.models import (
 
 logger = logging.getLogger(__name__)
 
+
+class StaleVersionError(Exception):
+    """Someone saved the object after the caller read it (optimistic locking).
+
+    Attributes:
+        current_version: the version now stored (int); the caller read an older one.
+    """
+
+    def __init__(self, current_version: int):
+        super().__init__(f"The object was changed by someone else (now version {current_version}).")
+        self.current_version = current_version
+
+
 # Fields of PostMortem that postmortem_save accepts as plain values.
 DOCUMENT_FIELDS = (
     "title",
@@ -148,6 +161,8 @@ def _sync_rows(
         for field in fields:
             if field in row:
                 setattr(obj, field, row[field])
+        if obj.pk and hasattr(obj, "version"):
+            obj.version += 1
         try:
             obj.full_clean(exclude=list(exclude_from_clean))
         except ValidationError as exc:
@@ -172,6 +187,7 @@ def postmortem_save(
     fix_prs: Sequence[dict[str, Any]] | None = None,
     enforce_readiness: bool = True,
     readiness_override_reason: str = "",
+    expected_version: int | None = None,
 ) -> PostMortem:
     """Create or update a post-mortem and its rows in one transaction.
 
@@ -194,6 +210,9 @@ def postmortem_save(
             pass False: imported documents were reviewed elsewhere.
         readiness_override_reason: lets a staff user move a document on although
             the check fails; the override is recorded with the failing checks.
+        expected_version: the ``version`` the caller read; the save happens only
+            if it is still current (the row is locked while checking). Every save
+            adds one to ``version`` whether or not this is given.
 
     Returns:
         The saved ``PostMortem``.
@@ -201,6 +220,8 @@ def postmortem_save(
     Raises:
         ValidationError: with a field → messages mapping (row errors under the
             row list's name) when anything is invalid; nothing is saved then.
+        StaleVersionError: when ``expected_version`` is given and no longer
+            current; nothing is saved then.
     """
     unknown = set(fields) - set(DOCUMENT_FIELDS) - set(DOCUMENT_M2M)
     if unknown:
@@ -214,13 +235,16 @@ def postmortem_save(
         _check_row_count(name, rows)
 
     creating = postmortem is None
-    previous_status = (
-        None
-        if creating
-        else PostMortem.objects.filter(pk=postmortem.pk).values_list("status", flat=True).first()
-    )
+    previous_status = None
     with transaction.atomic():
         pm = postmortem or PostMortem(created_by=user if getattr(user, "pk", None) else None)
+        if not creating:
+            # Lock the row so two writers cannot both pass the version check.
+            stored = PostMortem.objects.select_for_update().values("version", "status").get(pk=pm.pk)
+            if expected_version is not None and stored["version"] != expected_version:
+                raise StaleVersionError(stored["version"])
+            previous_status = stored["status"]
+            pm.version = stored["version"] + 1
         for name in DOCUMENT_FIELDS:
             if name in fields:
                 value = fields[name]
@@ -446,7 +470,9 @@ def postmortem_reindex(pm: PostMortem) -> None:
     pm.search_body = body
 
 
-def action_item_set_status(*, item: ActionItem, status: str, not_doing_reason: str = "") -> ActionItem:
+def action_item_set_status(
+    *, item: ActionItem, status: str, not_doing_reason: str = "", expected_version: int | None = None
+) -> ActionItem:
     """Move an action item to ``status`` (one of ``ActionItem.Status``).
 
     Shorthand for ``action_item_update`` with only the status (and the reason,
@@ -455,13 +481,19 @@ def action_item_set_status(*, item: ActionItem, status: str, not_doing_reason: s
     Raises:
         ValidationError: for an unknown status, or "not doing" without a reason.
     """
-    return action_item_update(item=item, data={"status": status, "not_doing_reason": not_doing_reason})
+    return action_item_update(
+        item=item,
+        data={"status": status, "not_doing_reason": not_doing_reason},
+        expected_version=expected_version,
+    )
 
 
 ACTION_ITEM_EDITABLE = ("text", "kind", "owner", "due_date", "status", "not_doing_reason", "ticket_url")
 
 
-def action_item_update(*, item: ActionItem, data: dict[str, Any]) -> ActionItem:
+def action_item_update(
+    *, item: ActionItem, data: dict[str, Any], expected_version: int | None = None
+) -> ActionItem:
     """Change one action item without touching its siblings.
 
     Args:
@@ -475,6 +507,7 @@ def action_item_update(*, item: ActionItem, data: dict[str, Any]) -> ActionItem:
     Raises:
         ValidationError: keyed by field; nothing is saved then.
         ValueError: for a key outside ``ACTION_ITEM_EDITABLE``.
+        StaleVersionError: when ``expected_version`` is given and no longer current.
     """
     unknown = set(data) - set(ACTION_ITEM_EDITABLE)
     if unknown:
@@ -489,6 +522,12 @@ def action_item_update(*, item: ActionItem, data: dict[str, Any]) -> ActionItem:
         item.completed_at = None
     item.full_clean()
     with transaction.atomic():
+        stored_version = (
+            ActionItem.objects.select_for_update().values_list("version", flat=True).get(pk=item.pk)
+        )
+        if expected_version is not None and stored_version != expected_version:
+            raise StaleVersionError(stored_version)
+        item.version = stored_version + 1
         item.save()
         postmortem_reindex(item.postmortem)
         if item.owner_id != item.notified_owner_id and not item.is_closed:

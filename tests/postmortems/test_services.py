@@ -272,3 +272,41 @@ def test_closed_items_do_not_notify_their_owner(author, team, django_capture_on_
             ],
         )
     assert len(callbacks) == 1
+
+
+def test_every_save_adds_one_to_the_version(author, team):
+    pm = postmortem_save(user=author, fields=_fields(team), action_items=[_item(UserFactory())])
+    assert pm.version == 1
+    item = pm.action_items.get()
+    assert item.version == 1
+    postmortem_save(
+        postmortem=pm, fields={"title": "Again"}, action_items=[{"id": item.pk, **_item(item.owner)}]
+    )
+    pm.refresh_from_db()
+    item.refresh_from_db()
+    assert (pm.version, item.version) == (2, 2)
+
+
+def test_a_stale_version_saves_nothing(author, team):
+    from postmortems.services import StaleVersionError
+
+    pm = postmortem_save(user=author, fields=_fields(team))
+    postmortem_save(
+        postmortem=PostMortem.objects.get(pk=pm.pk), fields={"title": "First writer"}, expected_version=1
+    )
+    with pytest.raises(StaleVersionError) as err:
+        postmortem_save(postmortem=pm, fields={"title": "Second writer"}, expected_version=1)
+    assert err.value.current_version == 2
+    pm.refresh_from_db()
+    assert (pm.title, pm.version) == ("First writer", 2)
+
+
+def test_a_stale_action_item_version_saves_nothing(db):
+    from postmortems.services import StaleVersionError, action_item_update
+
+    item = ActionItemFactory()
+    action_item_update(item=ActionItem.objects.get(pk=item.pk), data={"text": "Writer A"}, expected_version=1)
+    with pytest.raises(StaleVersionError):
+        action_item_update(item=item, data={"text": "Writer B"}, expected_version=1)
+    item.refresh_from_db()
+    assert (item.text, item.version) == ("Writer A", 2)

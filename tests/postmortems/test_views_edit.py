@@ -469,6 +469,7 @@ def test_edit_page_round_trips_without_changes(web, team, author):
     assert response.status_code == 302
     after = PostMortem.objects.filter(pk=pm.pk).values().get()
     before.pop("updated_at"), after.pop("updated_at")
+    assert after.pop("version") == before.pop("version") + 1  # a save happened
     before.pop("search_body"), after.pop("search_body")
     assert before == after
     assert pm.timeline.count() == pm.action_items.count() == pm.fix_prs.count() == 1
