@@ -24,7 +24,7 @@ def test_concurrent_saves_with_the_same_version_never_lose_an_update():
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
 
-        def write(label: str) -> None:
+        def write(label: str, round_no=round_no, version=version, barrier=barrier, outcomes=outcomes) -> None:
             try:
                 barrier.wait()
                 postmortem_save(
