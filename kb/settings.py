@@ -14,9 +14,25 @@ Variables:
     EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
     DEFAULT_FROM_EMAIL   SMTP settings; without EMAIL_HOST mail is printed to the console.
     HTTPS           "1" when served behind TLS: secure cookies, HSTS, SSL redirect.
+    NUM_PROXIES     reverse proxies in front of the app (default 0): decides the client
+                    address used by login lockouts, API throttles and request logs.
+    STATIC_ROOT     where collectstatic writes (default ./staticfiles).
+    STATIC_MANIFEST "1": hashed, compressed static files (default: on when HTTPS is on;
+                    needs collectstatic).
+    AXES_FAILURE_LIMIT, AXES_COOLOFF_MINUTES   login lockout after N failures for one
+                    username from one address, for M minutes (default 5, 15).
+    API_USER_RATE, API_ANON_RATE   DRF throttle rates (default 6000/hour, 300/hour).
+    CACHE_URL       redis://... to share throttle counters between processes (default:
+                    per-process memory).
+    CSP_REPORT_URI  where browsers report Content-Security-Policy violations (default none).
+    LOG_FORMAT      "json" for one JSON object per line (default plain text).
+    LOG_LEVEL       root log level (default WARNING); LOG_REQUESTS "1" logs every request
+                    (default on with LOG_FORMAT=json).
+    DATABASE_CONN_MAX_AGE, DATABASE_CONNECT_TIMEOUT   seconds (default 0, 5).
 """
 
 import os
+from datetime import timedelta as _timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -74,14 +90,22 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
+    "operations",
     "postmortems",
     "integrations.github",
     "followthrough",
     "patterns",
+    "insights",
+    "reviews",
 ]
 
 MIDDLEWARE = [
+    # First, so its duration covers the whole stack and it logs redirects too.
+    "operations.requestlog.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last (django-axes' docs): turns a lockout raised during login into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kb.urls"
@@ -124,6 +150,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails /healthz and requests in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,19 +165,45 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins for one
+# username from one address, that pair is refused (even with the right password)
+# for AXES_COOLOFF_MINUTES. Keyed on the pair, so an attacker cannot lock a user
+# out from elsewhere, nor try many passwords from one address. The standalone
+# backend only checks the lockout; ModelBackend checks the password. Every login
+# must go through authenticate(request=..., ...) (the test client: force_login).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = _timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "operations.network.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# Axes answers XMLHttpRequest lockouts with CORS headers; never "*".
+AXES_ALLOWED_CORS_ORIGINS = SITE_URL
+
 LANGUAGE_CODE = "en"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Production (HTTPS on): `manage.py collectstatic` writes content-hashed, compressed
+# files that WhiteNoise serves with far-future cache headers; without it, files are
+# served from the source folders as they are.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", env_bool("HTTPS", False))
+if STATIC_MANIFEST:
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "postmortems:list"
@@ -175,6 +233,36 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # "__Host-" cookies are only accepted over HTTPS, for this exact host, path "/":
+    # a sibling subdomain cannot plant or overwrite them (OWASP ASVS 5.0, 3.3.1).
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Probes may call the app directly over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^healthz$"]
+
+# Content-Security-Policy (django-csp 4.0): scripts and styles only from our own
+# static files; no inline <script>, event-handler attribute, style attribute or
+# javascript: URL runs even if one got past the Markdown sanitiser (the policy is
+# a second layer, RELIABILITY.md §4.2). img-src allows https: because Markdown may
+# show https images; no data: (nothing of ours needs it, the sanitiser drops it).
+# The API docs pages loosen it for themselves only (kb/apidocs.py).
+_CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "https:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+if HTTPS:
+    _CSP_DIRECTIVES["upgrade-insecure-requests"] = True
+if os.environ.get("CSP_REPORT_URI"):
+    _CSP_DIRECTIVES["report-uri"] = [os.environ["CSP_REPORT_URI"]]
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 
 # --- REST API ------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -191,8 +279,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "postmortems.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_USER_RATE", "6000/hour")},
+    # Anti-automation (ASVS 2.4.1), not a security boundary: DRF's counters live in
+    # the cache (per process unless CACHE_URL is set) and are not atomic.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_ANON_RATE", "300/hour"),
+        "user": os.environ.get("API_USER_RATE", "6000/hour"),
+    },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 
@@ -212,8 +308,31 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostMortemStatusEnum": "postmortems.models.PostMortem.Status",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+        # reviews app
+        "ReviewStatusEnum": "reviews.models.Review.Status",
+        "ReviewNoteKindEnum": "reviews.models.ReviewNote.Kind",
+        "PostMortemSectionEnum": "postmortems.onepager.SECTION_FIELDS",
+        "FindingSectionEnum": "postmortems.writing_aids.FINDING_SECTIONS",
+        # patterns app
+        "DoDProposalStatusEnum": "patterns.models.DoDProposal.Status",
+        "DoDProposalKindEnum": "patterns.models.DoDProposal.Kind",
+        "DoDScopeEnum": "patterns.models.Scope",
+        # DoDProposal.Kind made "kind" ambiguous; name the action-item one explicitly.
+        "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
     },
 }
+
+# Throttle counters (and any other cache use) are per process by default; CACHE_URL
+# (redis://...) shares them between processes and machines. Kept apart from
+# REDIS_URL on purpose: a cache outage then fails API requests, so opt in.
+if os.environ.get("CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 
 # --- Background work (Celery) ----------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -297,6 +416,24 @@ CELERY_BEAT_SCHEDULE["patterns-detect-nightly"] = {
     "task": "patterns.detect_all",
     "schedule": _crontab(hour=env_int("PATTERNS_DETECT_HOUR", 3), minute=15),
 }
+# Reviews: re-send end-of-review summaries a broker outage left unsent (idempotent).
+CELERY_BEAT_SCHEDULE["reviews-sweep-owner-summaries"] = {
+    "task": "reviews.sweep_owner_summaries",
+    "schedule": float(SWEEP_INTERVAL_SECONDS),
+    "options": {"expires": float(SWEEP_INTERVAL_SECONDS)},
+}
+
+# --- Insights (insights app) -------------------------------------------------------
+# Review target: business days (Mon–Fri) from resolution to review; quality budget:
+# at most INSIGHTS_BUDGET_MAX_OVERDUE overdue action items per team, and none from a
+# SEV1/SEV2 post-mortem more than INSIGHTS_BUDGET_SEVERE_GRACE_DAYS past due. A team
+# can override these in the admin (insights.TeamTargets). See insights/conf.py.
+INSIGHTS_REVIEW_TARGET_BUSINESS_DAYS = env_int("INSIGHTS_REVIEW_TARGET_BUSINESS_DAYS", 5)
+INSIGHTS_BUDGET_MAX_OVERDUE = env_int("INSIGHTS_BUDGET_MAX_OVERDUE", 20)
+INSIGHTS_BUDGET_SEVERE_GRACE_DAYS = env_int("INSIGHTS_BUDGET_SEVERE_GRACE_DAYS", 7)
+INSIGHTS_DEFAULT_MONTHS = env_int("INSIGHTS_DEFAULT_MONTHS", 12)
+# Computed organisation/team figures are kept this many seconds in the cache (0: never).
+INSIGHTS_CACHE_SECONDS = env_int("INSIGHTS_CACHE_SECONDS", 300)
 
 # --- E-mail ------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "postmortems@localhost")
@@ -311,10 +448,40 @@ if os.environ.get("EMAIL_HOST"):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# Logs go to stderr, one event per line: plain text by default (`make run`), or JSON
+# objects with LOG_FORMAT=json (python-json-logger) for a log shipper. Every line
+# carries request_id (and task_id in Celery workers); with LOG_REQUESTS each
+# request adds one "kb.request" line (operations.requestlog).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+LOG_REQUESTS = env_bool("LOG_REQUESTS", LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "operations.requestlog.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
-    "loggers": {"postmortems": {"level": os.environ.get("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "postmortems": {"level": os.environ.get("LOG_LEVEL", "INFO")},
+        "kb.request": {"level": "INFO" if LOG_REQUESTS else "WARNING"},
+        "kb.health": {"level": "INFO"},
+        # Failed logins and lockouts are WARNINGs with username and address (ASVS V16).
+        "axes": {"level": "WARNING"},
+    },
 }
+# With JSON logs, keep Celery from replacing the handlers above, so workers log JSON
+# too (set LOG_LEVEL=INFO for the worker's own lines then).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"

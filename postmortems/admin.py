@@ -7,8 +7,10 @@ from postmortems.models import (
     ActionItem,
     ContributingFactor,
     DeclinedChange,
+    FindingWaiver,
     FixPullRequest,
     PostMortem,
+    ReadinessOverride,
     Service,
     Team,
     TeamMembership,
@@ -48,8 +50,8 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(ContributingFactor)
 class ContributingFactorAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "category", "description"]
-    list_filter = ["category"]
+    list_display = ["name", "slug", "category", "is_broad", "description"]
+    list_filter = ["category", "is_broad"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
 
@@ -131,3 +133,25 @@ class FixPullRequestAdmin(admin.ModelAdmin):
 class TimelineEntryAdmin(admin.ModelAdmin):
     list_display = ["at", "text", "postmortem"]
     autocomplete_fields = ["postmortem"]
+
+
+@admin.register(FindingWaiver)
+class FindingWaiverAdmin(admin.ModelAdmin):
+    list_display = ["postmortem", "section", "rule", "excerpt", "reason", "created_by", "created_at"]
+    list_filter = ["rule", "section"]
+    search_fields = ["excerpt", "reason"]
+    autocomplete_fields = ["postmortem"]
+
+
+@admin.register(ReadinessOverride)
+class ReadinessOverrideAdmin(admin.ModelAdmin):
+    """Overrides are a record of a decision: readable, never edited."""
+
+    list_display = ["postmortem", "from_status", "to_status", "reason", "created_by", "created_at"]
+    readonly_fields = ["postmortem", "from_status", "to_status", "reason", "failing_checks", "created_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -24,8 +24,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.urls import reverse
 from django.utils import timezone
 
+from blameless import RULES
 from postmortems.models import (
     ActionItem,
     ContributingFactor,
@@ -40,6 +42,25 @@ from postmortems.services import parse_pull_request_url
 REQUIRED_SECTIONS = ("what_happened", "why_it_happened")
 
 DATETIME_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def lint_attrs(section: str) -> dict[str, str]:
+    """Widget attributes that check a field's wording as the author types (htmx).
+
+    About 600 ms after the last keystroke (and once when the page loads) the
+    field's text and ``section`` are posted to ``postmortems:lint``;
+    ``static/js/lint.js`` sends only those two values, and the returned findings
+    replace the ``.lint-findings`` box that ``_field.html`` puts under the field.
+    """
+    return {
+        "data-lint-section": section,
+        "hx-post": reverse("postmortems:lint"),
+        "hx-trigger": "input changed delay:600ms, load",
+        "hx-target": "next .lint-findings",
+        "hx-select": ".lint-result",
+        "hx-swap": "innerHTML",
+        "hx-sync": "this:replace",
+    }
 
 
 def _datetime_widget() -> forms.DateTimeInput:
@@ -192,11 +213,23 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
         for name in SECTION_FIELDS:
             field = self.fields[name]
             field.validators.append(MaxLengthValidator(settings.KB_MAX_SECTION_CHARS))
-            field.widget.attrs.update({"rows": 8, "class": "markdown-input"})
+            field.widget.attrs.update({"rows": 8, "class": "markdown-input", **lint_attrs(name)})
+            field.lint_section = name  # _field.html puts the findings box under it
             field.help_text = "Markdown."
             if name in REQUIRED_SECTIONS:
                 field.required = True
         self.fields["title"].widget.attrs["autofocus"] = True
+        status_help = "Leaving draft needs the readiness checklist on the one-page view to pass."
+        self.fields["status"].help_text = status_help
+        if user is not None and user.is_staff:
+            self.fields["readiness_override_reason"] = forms.CharField(
+                required=False,
+                max_length=1000,
+                label="Override reason",
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text="Admins only: why this post-mortem may leave draft although the "
+                "readiness check fails. The reason and the failing checks are recorded.",
+            )
 
     def clean(self) -> dict[str, Any]:
         """Reject a required section left as its bare prompt."""
@@ -261,6 +294,8 @@ class ActionItemForm(forms.ModelForm):
 
     def __init__(self, *args: Any, postmortem=None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["text"].widget.attrs.update(lint_attrs("action_item"))
+        self.fields["text"].lint_section = "action_item"
 
 
 class DeclinedChangeForm(forms.ModelForm):
@@ -394,6 +429,20 @@ class ActionItemStatusForm(forms.Form):
         max_length=1000,
         label="Reason",
         widget=forms.TextInput(attrs={"placeholder": "Why not? (needed for “not doing”)"}),
+    )
+
+
+class FindingWaiveForm(forms.Form):
+    """Mark one language finding of a post-mortem as intentional (the page's
+    "Language check" panel); ``services.finding_waive`` does the rest."""
+
+    section = forms.ChoiceField(choices=[(name, name) for name in (*SECTION_FIELDS, "action_item")])
+    rule = forms.ChoiceField(choices=[(rule.id, rule.id) for rule in RULES])
+    # Kept verbatim: the waiver matches the finding's excerpt exactly.
+    excerpt = forms.CharField(max_length=2000, strip=False)
+    reason = forms.CharField(
+        max_length=500,
+        error_messages={"required": "Say why this wording is intentional."},
     )
 
 

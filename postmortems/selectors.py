@@ -23,7 +23,10 @@ def postmortem_list(*, user=None, with_counts: bool = False) -> QuerySet[PostMor
             (ints), as correlated subqueries so that filters joining services or
             factors, and the search rank, cannot inflate them.
     """
-    queryset = PostMortem.objects.select_related("team").prefetch_related("services", "factors")
+    # team__followup_policy: the follow-up window flags (followthrough.windows) without a query per row.
+    queryset = PostMortem.objects.select_related("team", "team__followup_policy").prefetch_related(
+        "services", "factors"
+    )
     if with_counts:
         items = ActionItem.objects.filter(postmortem=OuterRef("pk")).order_by().values("postmortem")
 
@@ -40,7 +43,9 @@ def postmortem_list(*, user=None, with_counts: bool = False) -> QuerySet[PostMor
 
 def postmortem_detail(*, user=None) -> QuerySet[PostMortem]:
     """Post-mortems with everything the one-page view and the API detail show."""
-    return PostMortem.objects.select_related("team", "facilitator", "created_by").prefetch_related(
+    return PostMortem.objects.select_related(
+        "team", "team__followup_policy", "facilitator", "created_by"
+    ).prefetch_related(
         "services",
         "authors",
         "factors",
@@ -61,7 +66,7 @@ def action_items_for_owner(*, user) -> QuerySet[ActionItem]:
     """A user's action items, open ones first, soonest due first."""
     return (
         ActionItem.objects.filter(owner=user)
-        .select_related("postmortem", "postmortem__team")
+        .select_related("postmortem", "postmortem__team", "postmortem__team__followup_policy")
         .annotate(
             closed=Case(
                 When(status__in=OPEN_STATUSES, then=Value(0)),

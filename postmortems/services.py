@@ -188,6 +188,7 @@ def postmortem_save(
     enforce_readiness: bool = True,
     readiness_override_reason: str = "",
     expected_version: int | None = None,
+    detect_patterns: bool = True,
 ) -> PostMortem:
     """Create or update a post-mortem and its rows in one transaction.
 
@@ -210,6 +211,9 @@ def postmortem_save(
             pass False: imported documents were reviewed elsewhere.
         readiness_override_reason: lets a staff user move a document on although
             the check fails; the override is recorded with the failing checks.
+        detect_patterns: after commit, look for recurring contributing factors
+            involving this document (``patterns``). Bulk imports pass False and
+            rely on ``manage.py detect_patterns`` or the nightly run instead.
         expected_version: the ``version`` the caller read; the save happens only
             if it is still current (the row is locked while checking). Every save
             adds one to ``version`` whether or not this is given.
@@ -239,12 +243,14 @@ def postmortem_save(
     with transaction.atomic():
         pm = postmortem or PostMortem(created_by=user if getattr(user, "pk", None) else None)
         if not creating:
-            # Lock the row so two writers cannot both pass the version check.
-            stored = PostMortem.objects.select_for_update().values("version", "status").get(pk=pm.pk)
-            if expected_version is not None and stored["version"] != expected_version:
-                raise StaleVersionError(stored["version"])
-            previous_status = stored["status"]
-            pm.version = stored["version"] + 1
+            # Lock the row and work on what is stored now, not on the caller's
+            # copy: a copy read before another writer's save would otherwise write
+            # that writer's changes back in fields this call never touched.
+            pm = PostMortem.objects.select_for_update().get(pk=pm.pk)
+            if expected_version is not None and pm.version != expected_version:
+                raise StaleVersionError(pm.version)
+            previous_status = pm.status
+            pm.version += 1
         for name in DOCUMENT_FIELDS:
             if name in fields:
                 value = fields[name]
@@ -303,6 +309,10 @@ def postmortem_save(
                 fields=("url", "repository", "number", "title", "state", "action_item"),
             )
         postmortem_reindex(pm)
+        if detect_patterns:
+            from patterns.tasks import enqueue_detection_for_postmortem
+
+            enqueue_detection_for_postmortem(pm.pk)
         if enforce_readiness and _leaves_draft(previous_status, pm.status, creating):
             _require_readiness(
                 pm, user=user, from_status=previous_status or "", reason=readiness_override_reason

@@ -53,8 +53,11 @@ def notify_action_item_owner(action_item_id: int) -> bool:
             return False
         pm = item.postmortem
         link = f"{settings.SITE_URL}{pm.get_absolute_url()}#{item.key}"
+        # One line: a newline in the item's text would make send_mail raise
+        # BadHeaderError (header injection guard), and the notice would never go.
+        headline = " ".join(item.text.split())[:80]
         send_mail(
-            subject=f"[{pm.key}] Action item {item.key} is yours: {item.text[:80]}",
+            subject=f"[{pm.key}] Action item {item.key} is yours: {headline}",
             message=(
                 f"Hello {item.owner.get_full_name() or item.owner.username},\n\n"
                 f"You own action item {item.key} from the post-mortem {pm.key} "

@@ -11,7 +11,10 @@ urlpatterns = [
     path("new/", views.postmortem_create, name="create"),
     path("action-items/mine/", views.my_action_items, name="my_action_items"),
     path("action-items/<int:pk>/status/", views.action_item_status, name="action_item_status"),
+    path("lint/", views.lint_fragment, name="lint"),
     path("<str:key>/", views.postmortem_detail, name="detail"),
     path("<str:key>/edit/", views.postmortem_edit, name="edit"),
     path("<str:key>/export.md", views.postmortem_export, name="export"),
+    path("<str:key>/waivers/", views.finding_waive, name="waive"),
+    path("<str:key>/review/", views.postmortem_move_to_review, name="move_to_review"),
 ]

@@ -14,22 +14,26 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from blameless import check_text
 from postmortems import selectors, services
 from postmortems.filters import PostMortemFilter
 from postmortems.forms import (
     ROW_FORMSETS,
     ActionItemStatusForm,
+    FindingWaiveForm,
     PostMortemForm,
     iter_row_errors,
 )
 from postmortems.models import ActionItem, PostMortem
+from postmortems.readiness import lint_summary, postmortem_lint, readiness_check
 from postmortems.search import attach_snippets
+from postmortems.writing_aids import finding_for_display, findings_by_section, may_review_language
 
 PAGE_SIZE = 25
 # At most 18 digits, so the id always fits a signed 64-bit column (a longer
@@ -106,13 +110,27 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def postmortem_detail(request: HttpRequest, key: str) -> HttpResponse:
     """The one-page view of ``PM-<id>``: header, times, the four sections with the
-    timeline, factors, action items, fix PRs and declined changes.
+    timeline, factors, action items, fix PRs and declined changes. Its authors,
+    its facilitator and staff also get the "Language check" panel and, for a
+    draft, the "Ready for review?" checklist (``_writing_aids.html``).
 
     Raises:
         Http404: for a malformed or unknown key.
     """
     pm = get_object_or_404(selectors.postmortem_detail(user=request.user), pk=_pk_from_key(key))
-    return render(request, "postmortems/detail.html", {"pm": pm})
+    context: dict[str, Any] = {"pm": pm, "writing_aids": None}
+    if may_review_language(request.user, pm):
+        # Shown to the people who prepare the review only: the "Language check"
+        # panel and, for drafts, the "Ready for review?" checklist.
+        findings = postmortem_lint(pm)
+        context["writing_aids"] = {
+            "groups": findings_by_section(findings),
+            "summary": lint_summary(findings),
+            "readiness": readiness_check(pm) if pm.status == PostMortem.Status.DRAFT else None,
+            # Set by postmortem_move_to_review when the service refused the move.
+            "review_refused": request.GET.get("review") == "refused",
+        }
+    return render(request, "postmortems/detail.html", context)
 
 
 @login_required
@@ -185,6 +203,7 @@ def _edit(request: HttpRequest, pm: PostMortem) -> HttpResponse:
                     user=request.user,
                     postmortem=None if creating else pm,
                     fields=form.document_fields(),
+                    readiness_override_reason=form.cleaned_data.get("readiness_override_reason", ""),
                     **rows,
                 )
             except ValidationError as exc:
@@ -226,6 +245,108 @@ def postmortem_edit(request: HttpRequest, key: str) -> HttpResponse:
     # Not the prefetching selector: the service re-reads the rows it rewrites.
     pm = get_object_or_404(PostMortem.objects.select_related("team"), pk=_pk_from_key(key))
     return _edit(request, pm)
+
+
+# --- blameless writing aids: inline language check, waivers, move to review ----------
+
+#: At most this many findings are listed under a field while the author types.
+INLINE_FINDINGS_SHOWN = 20
+
+
+@login_required
+@require_POST
+def lint_fragment(request: HttpRequest) -> HttpResponse:
+    """The findings of one field as an HTML fragment, for the editor (htmx).
+
+    POST fields: ``text`` (Markdown) and ``section`` (one of ``blameless.SECTIONS``;
+    blank runs every rule). Answers ``postmortems/_lint_findings.html``: nothing
+    for blank text, "No findings", or the findings (rule, excerpt, message,
+    suggestion), at most ``INLINE_FINDINGS_SHOWN`` of them. An unknown section
+    is a 400 with the message in the same fragment.
+    """
+    text = request.POST.get("text", "")
+    section = request.POST.get("section") or None
+    try:
+        findings = check_text(text, section)
+    except ValueError as exc:
+        return render(request, "postmortems/_lint_findings.html", {"error": str(exc)}, status=400)
+    context = {
+        "blank": not text.strip(),
+        "findings": [finding_for_display(f) for f in findings[:INLINE_FINDINGS_SHOWN]],
+        "more": max(0, len(findings) - INLINE_FINDINGS_SHOWN),
+        "truncated": findings.truncated,
+        "checked_chars": findings.checked_chars,
+    }
+    return render(request, "postmortems/_lint_findings.html", context)
+
+
+def _participant_postmortem(request: HttpRequest, key: str) -> PostMortem:
+    """``PM-<id>`` for one of its authors, its facilitator or staff.
+
+    Raises:
+        Http404: for a malformed or unknown key.
+        PermissionDenied: for anyone else.
+    """
+    pm = get_object_or_404(
+        PostMortem.objects.select_related("team").prefetch_related("authors"), pk=_pk_from_key(key)
+    )
+    if not may_review_language(request.user, pm):
+        raise PermissionDenied("Only the post-mortem's authors, its facilitator and admins can do this.")
+    return pm
+
+
+@login_required
+@require_POST
+def finding_waive(request: HttpRequest, key: str) -> HttpResponse:
+    """Mark a language finding of ``PM-<id>`` as intentional (POST ``section``,
+    ``rule``, ``excerpt``, ``reason``) and go back to the "Language check" panel.
+
+    Raises:
+        Http404: for a malformed or unknown key.
+        PermissionDenied: unless the user is an author, the facilitator or staff.
+    """
+    pm = _participant_postmortem(request, key)
+    form = FindingWaiveForm(request.POST)
+    if form.is_valid():
+        try:
+            services.finding_waive(postmortem=pm, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, f"The finding was not waived: {' '.join(exc.messages)}")
+        else:
+            messages.success(
+                request, f"“{form.cleaned_data['excerpt'][:80]}” is marked intentional; it no longer counts."
+            )
+    else:
+        problems = " ".join(msg for msgs in form.errors.values() for msg in msgs)
+        messages.error(request, f"The finding was not waived: {problems}")
+    return redirect(f"{pm.get_absolute_url()}#language-check")
+
+
+@login_required
+@require_POST
+def postmortem_move_to_review(request: HttpRequest, key: str) -> HttpResponse:
+    """Move a draft ``PM-<id>`` to "in review" through ``services.postmortem_save``,
+    which refuses it until the readiness check passes; then the one-page view
+    opens at its "Ready for review?" checklist (``?review=refused#readiness``)
+    with a note that the document stays a draft.
+
+    Raises:
+        Http404: for a malformed or unknown key.
+        PermissionDenied: unless the user is an author, the facilitator or staff.
+    """
+    pm = _participant_postmortem(request, key)
+    if pm.status != PostMortem.Status.DRAFT:
+        messages.info(request, f"{pm.key} is already “{pm.get_status_display()}”.")
+        return redirect(pm.get_absolute_url())
+    try:
+        services.postmortem_save(
+            user=request.user, postmortem=pm, fields={"status": PostMortem.Status.IN_REVIEW}
+        )
+    except ValidationError:
+        # The checklist says why, so the page says it there (not in a message at the top).
+        return redirect(f"{pm.get_absolute_url()}?review=refused#readiness")
+    messages.success(request, f"{pm.key} is now in review.")
+    return redirect(pm.get_absolute_url())
 
 
 # --- my action items -----------------------------------------------------------

@@ -16,20 +16,26 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator as DjangoNullCharactersValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from blameless import RULES, SECTIONS
+from followthrough.api import FollowUpDueField, ItemsPastWindowField, PastFollowUpWindowField
 from postmortems import search, services
 from postmortems.models import (
     ActionItem,
     ContributingFactor,
     DeclinedChange,
+    FindingWaiver,
     FixPullRequest,
     PostMortem,
     Service,
     Team,
     TimelineEntry,
 )
+from postmortems.writing_aids import FINDING_SECTIONS, lint_report
 
 User = get_user_model()
 
@@ -77,6 +83,139 @@ def _section_field(*, required: bool, what: str) -> serializers.CharField:
     )
 
 
+# --- blameless writing aids: the language check and the readiness check ---------------
+
+
+class AnyTextField(serializers.CharField):
+    """A JSON string taken exactly as sent: whitespace kept, blank allowed, and NUL,
+    other control characters and lone surrogates accepted (the checker takes any
+    ``str``; binary noise is a result, not an error). Numbers, booleans, lists
+    and objects are refused ("Must be a string."), unlike DRF's ``CharField``,
+    which turns ``5`` into ``"5"``."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+        self.validators = [
+            v
+            for v in self.validators
+            if not isinstance(v, (ProhibitSurrogateCharactersValidator, DjangoNullCharactersValidator))
+        ]
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return data
+
+
+def _section_choices_message(names) -> str:
+    return 'Unknown section "{input}"; expected one of: ' + ", ".join(names) + "."
+
+
+class LintRequestSerializer(serializers.Serializer):
+    """Body of ``POST /api/v1/lint/``: Markdown ``text`` and an optional ``section``
+    that selects the rules (vague-action applies only to ``what_we_change`` and
+    ``action_item``; no section runs every rule)."""
+
+    text = AnyTextField(help_text="Markdown. Code blocks and inline code are not checked.")
+    section = serializers.ChoiceField(
+        choices=SECTIONS,
+        required=False,
+        allow_null=True,
+        help_text="Leave out (or null) to run every rule.",
+        error_messages={"invalid_choice": _section_choices_message(SECTIONS) + " Or leave it out."},
+    )
+
+
+class LintFindingSerializer(serializers.Serializer):
+    """One finding of the checker; ``start``/``end`` are offsets in Unicode code
+    points into the text sent, and ``text[start:end] == excerpt``."""
+
+    rule = serializers.ChoiceField(choices=[rule.id for rule in RULES])
+    message = serializers.CharField()
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=0)
+    excerpt = serializers.CharField()
+    suggestion = serializers.CharField()
+
+
+class LintResponseSerializer(serializers.Serializer):
+    """The checker's answer. ``truncated`` is true when the text was longer than
+    the checker's cap and only its first ``checked_chars`` characters were
+    checked."""
+
+    findings = LintFindingSerializer(many=True)
+    truncated = serializers.BooleanField()
+    checked_chars = serializers.IntegerField(min_value=0)
+
+
+class DocumentFindingSerializer(LintFindingSerializer):
+    """A finding located in a post-mortem: ``section`` is a section field name or
+    ``action_item`` (then ``item`` is its key, e.g. ``AI-3``); offsets are into
+    that section's or item's text. A ``waived`` finding no longer counts."""
+
+    section = serializers.ChoiceField(choices=FINDING_SECTIONS)
+    item = serializers.CharField(allow_null=True)
+    waived = serializers.BooleanField()
+    waiver_reason = serializers.CharField(allow_null=True)
+
+
+class LintSummarySerializer(serializers.Serializer):
+    """The ``lint`` block of a post-mortem: open and waived counts, open findings
+    per rule, and every finding in document order."""
+
+    open = serializers.IntegerField(min_value=0)
+    waived = serializers.IntegerField(min_value=0)
+    by_rule = serializers.DictField(child=serializers.IntegerField(min_value=0))
+    findings = DocumentFindingSerializer(many=True)
+
+
+class ReadinessCheckSerializer(serializers.Serializer):
+    """One line of the checklist. A ``blocking`` check must pass before the move
+    to review; a non-blocking one only warns."""
+
+    id = serializers.CharField()
+    label = serializers.CharField()
+    passed = serializers.BooleanField()
+    blocking = serializers.BooleanField()
+    detail = serializers.CharField(allow_blank=True)
+
+
+class ReadinessSerializer(serializers.Serializer):
+    """``ready`` is true when every blocking check passes."""
+
+    ready = serializers.BooleanField()
+    checks = ReadinessCheckSerializer(many=True)
+
+
+class FindingWaiverWriteSerializer(serializers.Serializer):
+    """Body of ``POST /api/v1/postmortems/{id}/waivers/``: the finding's ``section``,
+    ``rule`` and ``excerpt`` as the ``lint`` block reports them, and why the
+    wording is intentional (e.g. "a quoted chat message")."""
+
+    section = serializers.ChoiceField(
+        choices=FINDING_SECTIONS,
+        error_messages={"invalid_choice": _section_choices_message(FINDING_SECTIONS)},
+    )
+    rule = serializers.ChoiceField(choices=[rule.id for rule in RULES])
+    excerpt = serializers.CharField(max_length=2000, trim_whitespace=False)
+    reason = serializers.CharField(
+        max_length=500, error_messages={"blank": "Say why this wording is intentional."}
+    )
+
+
+class FindingWaiverSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = FindingWaiver
+        fields = ["id", "section", "rule", "excerpt", "reason", "created_by", "created_at"]
+        read_only_fields = fields
+
+
 # --- read: post-mortems --------------------------------------------------------------
 
 
@@ -98,6 +237,7 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
     action_items_total = serializers.IntegerField(read_only=True)
     snippet = serializers.SerializerMethodField(allow_null=True)
     search_rank = serializers.FloatField(read_only=True, allow_null=True)
+    action_items_past_window = ItemsPastWindowField()
 
     class Meta:
         model = PostMortem
@@ -116,6 +256,7 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
             "action_items_total",
             "snippet",
             "search_rank",
+            "action_items_past_window",
             "created_at",
             "updated_at",
         ]
@@ -139,6 +280,8 @@ class ActionItemInlineSerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
+    followup_due = FollowUpDueField()
+    past_followup_window = PastFollowUpWindowField()
 
     class Meta:
         model = ActionItem
@@ -154,6 +297,8 @@ class ActionItemInlineSerializer(serializers.ModelSerializer):
             "ticket_url",
             "completed_at",
             "is_overdue",
+            "followup_due",
+            "past_followup_window",
         ]
         read_only_fields = fields
 
@@ -196,6 +341,9 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
     declined_changes = DeclinedChangeSerializer(many=True, read_only=True)
     timeline = TimelineEntrySerializer(many=True, read_only=True)
     fix_prs = FixPullRequestSerializer(many=True, read_only=True)
+    followup_due = FollowUpDueField()
+    action_items_past_window = ItemsPastWindowField()
+    lint = serializers.SerializerMethodField()
 
     class Meta:
         model = PostMortem
@@ -227,6 +375,9 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
             "declined_changes",
             "timeline",
             "fix_prs",
+            "followup_due",
+            "action_items_past_window",
+            "lint",
             "source_url",
             "external_id",
             "created_at",
@@ -238,6 +389,11 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
         path = obj.get_absolute_url()
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(LintSummarySerializer)
+    def get_lint(self, obj: PostMortem) -> dict:
+        """Blameless-language findings of the sections and action items (waived ones marked)."""
+        return lint_report(obj)
 
 
 # --- write: post-mortems -------------------------------------------------------------
@@ -345,6 +501,16 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
     action_items = ActionItemRowSerializer(many=True, required=False)
     declined_changes = DeclinedChangeRowSerializer(many=True, required=False)
     fix_prs = FixPullRequestRowSerializer(many=True, required=False)
+    readiness_override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        write_only=True,
+        help_text=(
+            "Admins only: move the document out of draft although the readiness check "
+            "fails; the reason and the failing checks are recorded."
+        ),
+    )
 
     class Meta:
         model = PostMortem
@@ -371,6 +537,7 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
             "action_items",
             "declined_changes",
             "fix_prs",
+            "readiness_override_reason",
         ]
 
     def _non_blank(self, name: str, value: str) -> str:
@@ -392,10 +559,12 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
         (which would also clear ``completed_at``).
 
         Returns:
-            ``{"fields": {...}, "timeline": [...]?, "action_items": [...]?, ...}``;
-            a row list appears only when the request gave it.
+            ``{"fields": {...}, "timeline": [...]?, "action_items": [...]?, ...,
+            "readiness_override_reason": str?}``; a row list (and the override
+            reason) appears only when the request gave it.
         """
         data = dict(self.validated_data)
+        override = data.pop("readiness_override_reason", "")
         rows = {name: data.pop(name) for name in ROW_LISTS if name in data}
         if self.instance is not None and "action_items" in rows:
             current = {item.pk: item.status for item in self.instance.action_items.all()}
@@ -403,7 +572,10 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
                 {"status": current[row["id"]], **row} if row.get("id") in current else row
                 for row in rows["action_items"]
             ]
-        return {"fields": data, **rows}
+        arguments = {"fields": data, **rows}
+        if override.strip():
+            arguments["readiness_override_reason"] = override
+        return arguments
 
 
 # --- action items ------------------------------------------------------------------
@@ -417,6 +589,8 @@ class ActionItemSerializer(serializers.ModelSerializer):
     postmortem_key = serializers.SerializerMethodField()
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     is_overdue = serializers.BooleanField(read_only=True)
+    followup_due = FollowUpDueField()
+    past_followup_window = PastFollowUpWindowField()
 
     class Meta:
         model = ActionItem
@@ -434,6 +608,8 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "ticket_url",
             "completed_at",
             "is_overdue",
+            "followup_due",
+            "past_followup_window",
             "created_at",
             "updated_at",
         ]

@@ -1,5 +1,6 @@
 """API routes under /api/v1/ (namespace ``api``), one router for the app."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from postmortems.api import views
@@ -14,4 +15,7 @@ router.register("factors", views.ContributingFactorViewSet, basename="factor")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("services", views.ServiceViewSet, basename="service")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("lint/", views.LintView.as_view(), name="lint"),
+    *router.urls,
+]

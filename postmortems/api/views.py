@@ -8,23 +8,30 @@ one transaction, so nothing is saved then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import django_filters.rest_framework as filters_drf
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from blameless import check_text
 from postmortems import search, selectors, services
 from postmortems.api import serializers as api
 from postmortems.api.permissions import API_PERMISSIONS
 from postmortems.filters import ActionItemFilter, PostMortemFilter
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, Service, Team
+from postmortems.readiness import readiness_check
+from postmortems.writing_aids import may_review_language
 
 
 def _call_service(function: Callable[..., Any], **kwargs: Any) -> Any:
@@ -69,11 +76,18 @@ class PostMortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             # No prefetches for the object handed to the service: it rebuilds the
             # search text from the rows, and prefetched rows would be stale by then.
             return selectors.postmortem_detail(user=user).prefetch_related(None)
+        if self.action in ("readiness", "waivers"):
+            # The checks read their rows themselves; only the authors are needed.
+            return PostMortem.objects.prefetch_related("authors")
         return selectors.postmortem_detail(user=user)
 
     def get_serializer_class(self):
         if self.action == "list":
             return api.PostMortemSummarySerializer
+        if self.action == "readiness":
+            return api.ReadinessSerializer
+        if self.action == "waivers":
+            return api.FindingWaiverWriteSerializer
         if self.action in ("create", "partial_update"):
             return api.PostMortemWriteSerializer
         return api.PostMortemDetailSerializer
@@ -126,6 +140,131 @@ class PostMortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         fresh = selectors.postmortem_detail(user=self.request.user).get(pk=pm.pk)
         return api.PostMortemDetailSerializer(fresh, context=self.get_serializer_context()).data
 
+    @extend_schema(
+        summary="Is this post-mortem ready for review?",
+        description=(
+            "The checklist a draft must pass before it moves to review: the four sections, "
+            "a timeline, contributing factors, 3–5 action items with owners and future due "
+            "dates, declined changes with a rationale, and no open blame or vague-action "
+            "findings. `blocking: false` checks only warn. A PATCH of `status` out of "
+            "draft is refused (400, the failing checks under `status`) until `ready` is true."
+        ),
+        responses={200: api.ReadinessSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def readiness(self, request: Request, pk: str | None = None) -> Response:
+        return Response(readiness_check(self.get_object()).as_dict())
+
+    @extend_schema(
+        summary="Mark a language finding as intentional",
+        description=(
+            "Waive a finding of the `lint` block (by `section`, `rule` and `excerpt`), e.g. a "
+            "quoted chat message; it then stops counting in `lint` and the readiness check. "
+            "Waiving the same finding again replaces the reason. Only the post-mortem's "
+            "authors, its facilitator and admins may waive."
+        ),
+        request=api.FindingWaiverWriteSerializer,
+        responses={201: api.FindingWaiverSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def waivers(self, request: Request, pk: str | None = None) -> Response:
+        pm = self.get_object()
+        if not may_review_language(request.user, pm):
+            raise exceptions.PermissionDenied(
+                "Only the post-mortem's authors, its facilitator and admins can waive findings."
+            )
+        serializer = api.FindingWaiverWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        waiver = _call_service(
+            services.finding_waive, postmortem=pm, user=request.user, **serializer.validated_data
+        )
+        return Response(api.FindingWaiverSerializer(waiver).data, status=status.HTTP_201_CREATED)
+
+
+# --- the language check ------------------------------------------------------------
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _refuse_oversized_body(request: Request) -> None:
+    """Refuse a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before it is read.
+
+    DRF's JSON parser reads the request stream directly, so Django's own limit
+    (enforced on ``request.body`` and ``request.POST``) does not apply to it.
+
+    Raises:
+        PayloadTooLarge: HTTP 413 with the limit in the message.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if limit is not None and length > limit:
+        raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {limit} bytes.")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (valid in JSON, not encodable as UTF-8)
+    replaced by U+FFFD: one code point for one, so offsets stay valid and the
+    response can be encoded."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+class LintView(APIView):
+    """``POST /api/v1/lint/``: run the blameless-language checker over a piece of text."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        summary="Check wording for blame, human error, hindsight and vague actions",
+        description=(
+            "Runs the blameless-language checker over Markdown `text` (code blocks and "
+            "inline code are not checked). `section` selects the rules: `vague-action` "
+            "only applies to `what_we_change` and `action_item`; without a section every "
+            "rule runs. `start`/`end` are offsets in Unicode code points into `text`. Texts "
+            "longer than the checker's cap (200,000 characters) are checked up to the cap "
+            "and answered with `truncated: true`. Bodies over 2.5 MiB are refused with 413."
+        ),
+        request=api.LintRequestSerializer,
+        responses={
+            200: api.LintResponseSerializer,
+            400: OpenApiResponse(description="`text` missing or not a string, or an unknown `section`."),
+            413: OpenApiResponse(description="The request body is larger than 2.5 MiB."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _refuse_oversized_body(request)
+        serializer = api.LintRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        findings = check_text(
+            _without_lone_surrogates(serializer.validated_data["text"]),
+            serializer.validated_data.get("section"),
+        )
+        body = {
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "message": f.message,
+                    "start": f.start,
+                    "end": f.end,
+                    "excerpt": f.excerpt,
+                    "suggestion": f.suggestion,
+                }
+                for f in findings
+            ],
+            "truncated": findings.truncated,
+            "checked_chars": findings.checked_chars,
+        }
+        return Response(body)
+
 
 # --- action items ------------------------------------------------------------------
 
@@ -155,7 +294,8 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     filterset_class = ActionItemAPIFilter
     ordering_fields = ["due_date", "created_at", "updated_at", "status", "id"]
     ordering = ["due_date", "id"]
-    queryset = ActionItem.objects.select_related("owner")
+    # postmortem__team__followup_policy: follow-up window fields without a query per row.
+    queryset = ActionItem.objects.select_related("owner", "postmortem__team__followup_policy")
 
     def get_serializer_class(self):
         if self.action == "partial_update":

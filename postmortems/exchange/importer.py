@@ -368,8 +368,10 @@ class _Importer:
             action_items=items,
             declined_changes=declined,
             fix_prs=None if late_prs else prs,
-            # Imported documents were reviewed where they were written.
+            # Imported documents were reviewed where they were written; pattern
+            # detection runs once afterwards (manage.py detect_patterns), not per record.
             enforce_readiness=False,
+            detect_patterns=False,
         )
         if late_prs:
             saved = {o.pk: o for o in pm.action_items.all()}
@@ -377,7 +379,14 @@ class _Importer:
             ordered = [saved[pk] if pk else saved[next(new_ids)] for pk in item_ids]
             for row, pr in zip(prs, doc.fix_prs, strict=True):
                 row["action_item"] = ordered[pr.item - 1] if pr.item else None
-            pm = postmortem_save(user=None, postmortem=pm, fields={}, fix_prs=prs, enforce_readiness=False)
+            pm = postmortem_save(
+                user=None,
+                postmortem=pm,
+                fields={},
+                fix_prs=prs,
+                enforce_readiness=False,
+                detect_patterns=False,
+            )
         return "updated" if existing is not None else "created"
 
 

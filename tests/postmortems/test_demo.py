@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -164,8 +165,9 @@ def test_demo_users_have_names_emails_and_alice_is_admin(demo):
 def test_demo_user_logs_in_with_demo_password_and_sees_the_list(demo, client):
     assert "Log in at http://127.0.0.1:8000/ as alice / " + DEMO_PASSWORD in demo
     assert "demo password" in demo.lower()
-    assert client.login(username="bob", password=DEMO_PASSWORD)
-    assert client.login(username="alice", password=DEMO_PASSWORD)
+    # django-axes checks every authenticate() call against its lockouts, so it needs the request.
+    assert client.login(request=HttpRequest(), username="bob", password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username="alice", password=DEMO_PASSWORD)
 
     response = client.get("/postmortems/")
 

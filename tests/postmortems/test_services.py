@@ -54,6 +54,7 @@ def test_create_saves_document_rows_and_authors(author, team, django_capture_on_
             fix_prs=[
                 {"url": "https://github.com/acme/search/pull/7", "title": "Disk alert", "state": "merged"}
             ],
+            detect_patterns=False,
         )
     pm.refresh_from_db()
     assert pm.created_by == author
@@ -270,6 +271,7 @@ def test_closed_items_do_not_notify_their_owner(author, team, django_capture_on_
                 _item(owner, status="not_doing", not_doing_reason="Covered by the rewrite"),
                 _item(owner, status="open"),
             ],
+            detect_patterns=False,
         )
     assert len(callbacks) == 1
 
@@ -310,3 +312,21 @@ def test_a_stale_action_item_version_saves_nothing(db):
         action_item_update(item=item, data={"text": "Writer B"}, expected_version=1)
     item.refresh_from_db()
     assert (item.text, item.version) == ("Writer A", 2)
+
+
+def test_a_stale_copy_never_writes_back_fields_it_did_not_change(author, team):
+    pm = postmortem_save(user=author, fields=_fields(team))
+    stale_copy = PostMortem.objects.get(pk=pm.pk)
+    postmortem_save(postmortem=PostMortem.objects.get(pk=pm.pk), fields={"why_it_happened": "Rewritten by B"})
+    postmortem_save(postmortem=stale_copy, fields={"title": "Retitled by A"})
+    pm.refresh_from_db()
+    assert (pm.title, pm.why_it_happened, pm.version) == ("Retitled by A", "Rewritten by B", 3)
+
+
+def test_a_save_queues_pattern_detection_after_commit(author, team, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        postmortem_save(user=author, fields=_fields(team))
+    assert [c.__qualname__ for c in callbacks] == ["enqueue_detection_for_postmortem.<locals>.<lambda>"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        postmortem_save(user=author, fields=_fields(team, title="Bulk"), detect_patterns=False)
+    assert callbacks == []

@@ -40,6 +40,17 @@ def test_a_new_owner_is_told_too(db):
     assert mail.outbox[1].to == ["newowner@example.com"]
 
 
+def test_a_multi_line_item_text_still_makes_a_one_line_subject(db):
+    # Found by the stored-XSS corpus (tests/reliability): a newline in the text
+    # made send_mail raise BadHeaderError, so the owner was never told.
+    item = ActionItemFactory(text="Add a check\n\n[r]: javascript:alert(1)\r\nBcc: x@example.com")
+    assert notify_action_item_owner.run(item.pk) is True
+    (message,) = mail.outbox
+    assert "\n" not in message.subject and "\r" not in message.subject
+    assert message.subject.endswith("is yours: Add a check [r]: javascript:alert(1) Bcc: x@example.com")
+    assert message.bcc == []
+
+
 def test_missing_item_or_address_sends_nothing(db):
     assert notify_action_item_owner.run(987654) is False
     item = ActionItemFactory(owner=UserFactory(email=""))
@@ -66,6 +77,7 @@ def test_enqueue_waits_for_commit(db, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         postmortem_save(
             postmortem=pm,
+            detect_patterns=False,
             fields={},
             action_items=[
                 {
