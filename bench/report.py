@@ -104,10 +104,12 @@ def evaluate_targets(results: dict) -> list[dict]:
     )
     throughput = run.get("throughput")
     if throughput:
+        kinds = ", ".join(f"{k}: {v}" for k, v in throughput["errors"].items() if v) or "none"
         targets.append(
             {
                 "target": "zero errors under load",
-                "measured": f"{throughput['error_total']} errors in {throughput['requests']:,} requests",
+                "measured": f"{throughput['error_total']} error(s) in {throughput['requests']:,} completed "
+                f"requests ({kinds})",
                 "met": throughput["error_total"] == 0,
             }
         )
@@ -128,8 +130,12 @@ def render_markdown(results: dict) -> str:
     add("")
     add(
         "Written by `make bench` (`bench/run.py`) from `bench/results.json` — do not edit by hand. "
-        f"Generated {results['generated_at']} by `{results['command']}` "
-        f"in {results['wall_seconds'] / 60:.0f} min."
+        + (
+            "Generated in two invocations on the same machine (see Notes), "
+            if any(note.startswith("Merged run") for note in results.get("notes", []))
+            else f"Generated {results['generated_at']} by `{results['command']}`, "
+        )
+        + f"{results['wall_seconds'] / 60:.0f} min of running in all."
     )
     add("")
     add("## Machine")
@@ -210,9 +216,32 @@ def render_markdown(results: dict) -> str:
     _pages(add, results)
     _throughput(add, results)
     _findings(add, results)
-    if results.get("failures") or results.get("notes"):
+    sqlite_top = max((r["size"] for r in results["runs"] if r["engine"] == "sqlite"), default=None)
+    pg_top = max((r["size"] for r in results["runs"] if r["engine"] == "postgresql"), default=None)
+    capped = sqlite_top is not None and pg_top is not None and sqlite_top < pg_top
+    if results.get("failures") or results.get("notes") or capped:
         add("## Notes")
         add("")
+        if capped:
+            top_run = next(r for r in results["runs"] if r["engine"] == "sqlite" and r["size"] == sqlite_top)
+            view = next(
+                (
+                    v
+                    for k, v in top_run.get("pages", {}).get("latency", {}).items()
+                    if k.startswith("web one-page")
+                ),
+                None,
+            )
+            add(
+                f"* SQLite was measured up to {sqlite_top:,} post-mortems (`BENCH_SQLITE_MAX`, default "
+                f"10,000 in the Makefile), PostgreSQL up to {pg_top:,}"
+                + (
+                    f": at {sqlite_top:,} the one-page view already takes {view['p50']:,.0f} ms per request "
+                    "on SQLite (see Findings)."
+                    if view
+                    else "."
+                )
+            )
         for failure in results.get("failures", []):
             add(
                 f"* **Failed:** {failure['engine']} at {failure['size']:,} "
@@ -450,7 +479,8 @@ def _findings(add, results: dict) -> None:
             lines.append(
                 f"{run['engine']} {run['size']:,}: the web one-page view takes {view['p50']:,.0f} ms at p50, "
                 f"{view['p50'] / read['p50']:.0f}× the API read of the same document."
-                + KNOWN_CAUSES.get("one-page view latency", "")
+                + KNOWN_CAUSES["one-page view latency"]
+                + (KNOWN_CAUSES["one-page view latency, sqlite"] if run["engine"] == "sqlite" else "")
             )
     for engine in ("sqlite", "postgresql"):
         run = _largest(results, engine)
@@ -462,6 +492,21 @@ def _findings(add, results: dict) -> None:
                     f"{engine} {run['size']:,}: the API search takes {ratio:.0f}× the raw-SQL floor at p50."
                     + KNOWN_CAUSES.get(f"search-{engine}", "")
                 )
+    for run in results["runs"]:
+        t = run.get("throughput")
+        if t and t["requests_per_second"] < 5:
+            latency = run.get("pages", {}).get("latency", {})
+            view = next((v for k, v in latency.items() if k.startswith("web one-page view")), None)
+            api = run.get("search", {}).get("methods", {}).get("api")
+            lines.append(
+                f"{run['engine']} {run['size']:,}: under load the app served {t['requests_per_second']} "
+                f"requests/s (p99 {t['latency_ms']['p99']:,.0f} ms, {t['error_total']} error(s)): the four "
+                "connections were held by the slow requests of the mix — the web one-page view"
+                + (f" (p50 {view['p50']:,.0f} ms in-process)" if view else "")
+                + " and searches"
+                + (f" (p50 {api['p50']:,.0f} ms, p95 {api['p95']:,.0f} ms)" if api else "")
+                + "; the list and one-document API reads alone are fast (see Pages)."
+            )
     run = _largest(results, "postgresql")
     raw = run.get("search", {}).get("methods", {}).get("raw_sql") if run else None
     if raw and raw["p95"] > 50:
@@ -500,8 +545,11 @@ KNOWN_CAUSES: dict[str, str] = {
     "one-page view latency": (
         ' Cause: the "similar post-mortems" panel, `patterns/selectors.py` `similar_postmortems()`:'
         " an `or` of up to 10 words of the document run as a full-text search over the whole corpus,"
-        " which matches most documents and ranks every match (on SQLite with the correlated `bm25()`"
-        " subquery of `postmortems/search.py` `search_postmortems`, once per matching row)."
+        " which matches most documents and ranks every match."
+    ),
+    "one-page view latency, sqlite": (
+        " On SQLite each match is ranked by the correlated `bm25()` subquery of"
+        " `postmortems/search.py` `search_postmortems` (a second FTS5 match per matching row)."
     ),
     "import": (
         " Per record the import path validates and saves each row on its own (`postmortems/services.py`"

@@ -187,6 +187,7 @@ def main() -> int:
         kept = [r for r in previous.get("runs", []) if (r["engine"], r["size"]) not in fresh]
         if kept:
             results["runs"] = kept + results["runs"]
+            results["notes"] = previous.get("notes", []) + results["notes"]
             results["wall_seconds"] += previous.get("wall_seconds", 0)
             results["notes"].append(
                 "Merged run (BENCH_MERGE=1): "

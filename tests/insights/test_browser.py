@@ -27,9 +27,9 @@ ARGS = [
     "--disable-sync",
 ]
 RANGE = "from=2026-01-01&to=2026-06-15"
-# The live server reads committed rows; serialized_rollback puts back the seeded
+# The live server reads committed rows; tests/conftest.py puts back the seeded
 # factor taxonomy that the flush after each transactional test removes.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install playwright)"

@@ -18,8 +18,8 @@ from tests.factories import TeamFactory
 from tests.patterns.conftest import day, pm_at
 
 pytestmark = [
-    # serialized_rollback: the flush after each test would drop the seeded factor taxonomy.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The flush after each test empties the taxonomy; tests/conftest.py re-seeds it.
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason="needs PostgreSQL: concurrent transactions (SQLite serialises writers, so no race to test)",

@@ -41,6 +41,13 @@ def machine() -> str:
     return f"Python {platform.python_version()} on {system}, {os.cpu_count()} CPUs"
 
 
+def engine() -> str:
+    """The database engine of this test run, as people write it ("SQLite", "PostgreSQL")."""
+    from django.db import connection
+
+    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(connection.vendor, connection.vendor)
+
+
 def table(header: list[str], rows: list[list[object]]) -> str:
     """A Markdown table (``header``: column names; ``rows``: cells, any type)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

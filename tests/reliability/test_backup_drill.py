@@ -174,7 +174,7 @@ def test_sqlite_online_backup_and_dumpdata_restore_every_row():
             ],
         )
         + f"\n\nSeed: {counts['postmortems']} post-mortems, {counts['action_items']} action items"
-        f"{' (788 of them imported from the public corpus)' if _corpus() else ''}, through the service "
+        f"{' (including the 788 imported from the public corpus)' if _corpus() else ''}, through the service "
         "layer. After each restore `migrate --check` and `check` pass, search returns the same documents "
         "and a new post-mortem saves. The dumpdata path is compared with times cut to the millisecond "
         "(Django's JSON serializer writes no finer); the online backup to the microsecond. "
@@ -269,9 +269,9 @@ def test_postgresql_dump_restore_and_sqlite_to_postgresql_restore_every_row():
         )  # fmt: skip
         + f"\n\nSeed: {counts['postmortems']} post-mortems, {counts['action_items']} action items on "
         f"PostgreSQL (SQLite source: {sqlite_counts['postmortems']}, {sqlite_counts['action_items']})"
-        f"{', including 788 imported from the public corpus' if _corpus() else ''}, through the service "
-        f"layer. pg_dump took {dump_seconds:.2f} s. After each restore `migrate --check` and `check` pass, "
-        "search returns the same documents and a new post-mortem saves. The dumpdata path is compared "
-        "with times cut to the millisecond (Django's JSON serializer writes no finer); pg_dump to the "
-        "microsecond. Command: `make verify`.",
+        f"{', each including the 788 imported from the public corpus' if _corpus() else ''}, through the "
+        f"service layer. pg_dump took {dump_seconds:.2f} s. After each restore `migrate --check` and "
+        "`check` pass, search returns the same documents and a new post-mortem saves. The dumpdata "
+        "path is compared with times cut to the millisecond (Django's JSON serializer writes no "
+        "finer); pg_dump to the microsecond. Command: `make verify`.",
     )

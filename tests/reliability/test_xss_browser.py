@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import markdown as python_markdown
 import pytest
-from django.db import connection
 
 from tests.factories import UserFactory
 from tests.reliability import report, xss
@@ -255,7 +254,7 @@ def test_no_stored_payload_runs_in_chromium(live_server):
 
     executed_vectors = {re.sub(r".*vector ", "", hit) for hit in control_bypassed.executions}
     report.record(
-        "Stored XSS in Chromium (T10)",
+        f"Stored XSS in Chromium (T10, {report.engine()})",
         report.table(
             ["figure", "with CSP", "CSP bypassed (sanitiser alone)"],
             [
@@ -278,7 +277,7 @@ def test_no_stored_payload_runs_in_chromium(live_server):
                 ["control: CSP violations", control_with_csp.csp_violations, "—"],
             ],
         )
-        + f"\n\nChromium `{CHROMIUM}` via Playwright, {connection.vendor} live server, {seconds:.0f} s "
+        + f"\n\nChromium `{CHROMIUM}` via Playwright, {report.engine()} live server, {seconds:.0f} s "
         "including seeding. Fields: every Markdown section (each vector in "
         f"{len(xss.MARKDOWN_CONTEXTS) + len(xss.URL_CONTEXTS)} contexts) and "
         f"{len(xss.PLAIN_FIELDS)} plain text fields per document. "
