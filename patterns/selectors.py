@@ -15,6 +15,7 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -349,13 +350,34 @@ def similarity_query(*, postmortem: PostMortem, max_terms: int = 10) -> str:
     return " or ".join(terms)
 
 
+# How many related documents "similar post-mortems" ranks at most. Ranking every
+# match of a broad OR query over the whole corpus made the one-page view take
+# seconds at 10k+ documents (docs/benchmarks.md, Findings); ranking only the
+# newest documents that share the team or a contributing factor keeps it bounded.
+SIMILAR_CANDIDATES = 300
+
+
 def similar_postmortems(*, postmortem: PostMortem, limit: int = 5) -> list[PostMortem]:
     """The most similar other post-mortems by full-text search (``postmortems.search``),
-    best first. One query."""
+    best first. One query.
+
+    Candidates are the ``SIMILAR_CANDIDATES`` newest post-mortems that share the
+    document's team or one of its contributing factors, so the cost does not grow
+    with the size of the corpus.
+    """
     query = similarity_query(postmortem=postmortem)
     if not query:
         return []
-    found = search_postmortems(PostMortem.objects.exclude(pk=postmortem.pk).select_related("team"), query)
+    related = Q(team_id=postmortem.team_id) | Q(factors__in=postmortem.factors.values("pk"))
+    candidates = (
+        PostMortem.objects.filter(related)
+        .exclude(pk=postmortem.pk)
+        .order_by("-started_at", "-id")
+        .values("pk")
+        .distinct()[:SIMILAR_CANDIDATES]
+    )
+    pool = PostMortem.objects.filter(pk__in=Subquery(candidates.values("pk"))).select_related("team")
+    found = search_postmortems(pool, query)
     return list(found[:limit])
 
 
