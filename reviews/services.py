@@ -790,7 +790,7 @@ def owner_summary_send(*, notice_id: int) -> bool:
             "link": f"{settings.SITE_URL}{pm.get_absolute_url()}",
         }
         send_mail(
-            subject=f"[{pm.key}] Your action items from the review of “{pm.title[:80]}”",
+            subject=f"[{pm.key}] Your action items from the review of “{' '.join(pm.title.split())[:80]}”",
             message=render_to_string("reviews/email/owner_summary.txt", context),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[owner.email],
