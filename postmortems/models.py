@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 KEY_PATTERN = re.compile(r"\bPM-(\d+)\b", re.IGNORECASE)
 ACTION_ITEM_KEY_PATTERN = re.compile(r"\bAI-(\d+)\b", re.IGNORECASE)
@@ -50,11 +51,19 @@ class Team(models.Model):
 
 
 class TeamMembership(models.Model):
-    """A user's membership of a team, with a role (member or team lead)."""
+    """A user's membership of a team, with a role.
+
+    Roles (issue 9; ``postmortems.access`` says what each may do): a *member*
+    reads the team's restricted post-mortems and edits the team's documents; a
+    *team lead* also curates the team's Definition of Done, review agenda and
+    follow-up policy and may delete the team's documents; a *facilitator* is a
+    member who runs the team's post-mortem reviews. Admins are ``is_staff`` users.
+    """
 
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
         LEAD = "lead", "Team lead"
+        FACILITATOR = "facilitator", "Facilitator"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -119,8 +128,55 @@ class ContributingFactor(models.Model):
         return self.name
 
 
+class PostMortemQuerySet(models.QuerySet):
+    """Queries over post-mortems; ``visible_to`` is the one visibility filter."""
+
+    def visible_to(self, user) -> "PostMortemQuerySet":
+        """The documents ``user`` may read (``postmortems.access.visibility_q``)."""
+        from postmortems.access import visibility_q
+
+        return self.filter(visibility_q(user))
+
+    def editable_by(self, user) -> "PostMortemQuerySet":
+        """The documents ``user`` may change (``postmortems.access.edit_q``)."""
+        from postmortems.access import edit_q
+
+        return self.filter(edit_q(user))
+
+
+class LivePostMortemManager(models.Manager.from_queryset(PostMortemQuerySet)):
+    """The default manager: soft-deleted documents are left out of everything.
+
+    Lists, search, figures, pattern detection and the API all start from
+    ``PostMortem.objects`` and so never see a deleted document; the admin's
+    restore page and backups use ``PostMortem.all_objects``.
+    """
+
+    def get_queryset(self) -> PostMortemQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class PostMortemRevision(models.Model):
+    """Extra columns of each historical post-mortem row (django-simple-history).
+
+    ``related`` holds what the plain columns cannot: the factors, authors,
+    services and named readers, and the timeline, action items and declined
+    changes as they were at that revision (``postmortems.history.snapshot``),
+    so that a revision can be compared and restored as a whole document.
+    """
+
+    related = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class PostMortem(models.Model):
     """A blameless one-page root-cause document (human key ``PM-<id>``)."""
+
+    class Visibility(models.TextChoices):
+        ORGANISATION = "organisation", "Organisation — everyone signed in"
+        RESTRICTED = "restricted", "Restricted — the team and named people"
 
     class Severity(models.TextChoices):
         SEV1 = "SEV1", "SEV1 — critical"
@@ -175,6 +231,29 @@ class PostMortem(models.Model):
     # only save while it is still v (services.postmortem_save, expected_version).
     version = models.PositiveIntegerField(default=1, editable=False)
 
+    # Who may read it (postmortems.access): everyone signed in, or only the
+    # team, the authors, the facilitator, the named people and admins.
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.ORGANISATION
+    )
+    restricted_to = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="postmortems_shared_with",
+        blank=True,
+        verbose_name="named readers",
+        help_text="People outside the team who may read a restricted post-mortem.",
+    )
+    # Soft delete: set by services.postmortem_delete, cleared by an admin's restore.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -185,7 +264,17 @@ class PostMortem(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = LivePostMortemManager()
+    all_objects = PostMortemQuerySet.as_manager()
+    # One revision per postmortem_save (postmortems.history.record_revision),
+    # not one per model save: the service saves the row before its relations.
+    history = HistoricalRecords(
+        excluded_fields=["search_body", "updated_at"],
+        bases=[PostMortemRevision],
+    )
+
     class Meta:
+        base_manager_name = "all_objects"
         ordering = ["-started_at", "-id"]
         constraints = [
             # Re-import updates by external id, so it must never repeat.
@@ -287,6 +376,23 @@ class TimelineEntry(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.text[:60]}"
 
 
+class ActionItemQuerySet(models.QuerySet):
+    """Queries over action items; ``visible_to`` follows the post-mortem's visibility."""
+
+    def visible_to(self, user) -> "ActionItemQuerySet":
+        """The items of the post-mortems ``user`` may read (``postmortems.access``)."""
+        from postmortems.access import visibility_q
+
+        return self.filter(visibility_q(user, prefix="postmortem__"))
+
+
+class LiveActionItemManager(models.Manager.from_queryset(ActionItemQuerySet)):
+    """The default manager: items of soft-deleted post-mortems are left out."""
+
+    def get_queryset(self) -> ActionItemQuerySet:
+        return super().get_queryset().filter(postmortem__deleted_at__isnull=True)
+
+
 class ActionItem(models.Model):
     """A specific change with an owner and a due date (human key ``AI-<id>``)."""
 
@@ -325,7 +431,12 @@ class ActionItem(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = LiveActionItemManager()
+    all_objects = ActionItemQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["updated_at", "notified_owner"])
+
     class Meta:
+        base_manager_name = "all_objects"
         ordering = ["due_date", "id"]
         constraints = [
             models.CheckConstraint(
@@ -374,6 +485,8 @@ class DeclinedChange(models.Model):
     postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="declined_changes")
     text = models.CharField(max_length=500)
     rationale = models.CharField(max_length=2000)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["id"]

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from postmortems.history import record_revision
 from postmortems.models import (
     ActionItem,
     ContributingFactor,
@@ -65,8 +66,9 @@ DOCUMENT_FIELDS = (
     "what_we_dont_change",
     "source_url",
     "external_id",
+    "visibility",
 )
-DOCUMENT_M2M = ("services", "authors", "factors")
+DOCUMENT_M2M = ("services", "authors", "factors", "restricted_to")
 _TEXT_FIELDS = frozenset(
     {
         "title",
@@ -139,6 +141,7 @@ def _sync_rows(
     rows: Sequence[dict[str, Any]],
     fields: Iterable[str],
     exclude_from_clean: Sequence[str] = (),
+    user=None,
 ) -> list:
     """Make the document's rows of ``model`` equal ``rows`` (match by ``id``).
 
@@ -167,6 +170,8 @@ def _sync_rows(
             obj.full_clean(exclude=list(exclude_from_clean))
         except ValidationError as exc:
             raise _prefixed(exc, related_name, index) from exc
+        if getattr(user, "pk", None):
+            obj._history_user = user  # django-simple-history records who
         obj.save()
         kept.append(obj)
     kept_ids = {obj.pk for obj in kept}
@@ -189,6 +194,7 @@ def postmortem_save(
     readiness_override_reason: str = "",
     expected_version: int | None = None,
     detect_patterns: bool = True,
+    change_reason: str = "",
 ) -> PostMortem:
     """Create or update a post-mortem and its rows in one transaction.
 
@@ -217,6 +223,11 @@ def postmortem_save(
         expected_version: the ``version`` the caller read; the save happens only
             if it is still current (the row is locked while checking). Every save
             adds one to ``version`` whether or not this is given.
+        change_reason: a note stored with the revision (``postmortems.history``),
+            e.g. "restored revision 3"; at most 100 characters are kept.
+
+    Every call stores exactly one revision of the whole document (who, when,
+    the columns and a snapshot of its relations and rows).
 
     Returns:
         The saved ``PostMortem``.
@@ -258,7 +269,7 @@ def postmortem_save(
                     value = ""  # text columns store "nothing" as "", never NULL
                 setattr(pm, name, value)
         pm.full_clean(exclude=["search_body"])
-        pm.save()
+        pm.save_without_historical_record()  # one revision, at the end (postmortems.history)
         for name in DOCUMENT_M2M:
             if name in fields and fields[name] is not None:
                 getattr(pm, name).set(fields[name])
@@ -270,6 +281,7 @@ def postmortem_save(
                 postmortem=pm,
                 model=TimelineEntry,
                 related_name="timeline",
+                user=user,
                 rows=timeline,
                 fields=("at", "text", "evidence_url"),
             )
@@ -280,6 +292,7 @@ def postmortem_save(
                 postmortem=pm,
                 model=ActionItem,
                 related_name="action_items",
+                user=user,
                 rows=rows,
                 fields=(
                     "text",
@@ -297,6 +310,7 @@ def postmortem_save(
                 postmortem=pm,
                 model=DeclinedChange,
                 related_name="declined_changes",
+                user=user,
                 rows=declined_changes,
                 fields=("text", "rationale"),
             )
@@ -305,10 +319,12 @@ def postmortem_save(
                 postmortem=pm,
                 model=FixPullRequest,
                 related_name="fix_prs",
+                user=user,
                 rows=[_with_pr_parts(row, index) for index, row in enumerate(fix_prs)],
                 fields=("url", "repository", "number", "title", "state", "action_item"),
             )
         postmortem_reindex(pm)
+        record_revision(pm, user=user, reason=change_reason, created=creating)
         if detect_patterns:
             from patterns.tasks import enqueue_detection_for_postmortem
 
@@ -481,7 +497,12 @@ def postmortem_reindex(pm: PostMortem) -> None:
 
 
 def action_item_set_status(
-    *, item: ActionItem, status: str, not_doing_reason: str = "", expected_version: int | None = None
+    *,
+    item: ActionItem,
+    status: str,
+    not_doing_reason: str = "",
+    expected_version: int | None = None,
+    user=None,
 ) -> ActionItem:
     """Move an action item to ``status`` (one of ``ActionItem.Status``).
 
@@ -495,6 +516,7 @@ def action_item_set_status(
         item=item,
         data={"status": status, "not_doing_reason": not_doing_reason},
         expected_version=expected_version,
+        user=user,
     )
 
 
@@ -502,13 +524,15 @@ ACTION_ITEM_EDITABLE = ("text", "kind", "owner", "due_date", "status", "not_doin
 
 
 def action_item_update(
-    *, item: ActionItem, data: dict[str, Any], expected_version: int | None = None
+    *, item: ActionItem, data: dict[str, Any], expected_version: int | None = None, user=None
 ) -> ActionItem:
     """Change one action item without touching its siblings.
 
     Args:
         item: the stored item.
         data: any of ``ACTION_ITEM_EDITABLE`` (``owner`` a User, ``due_date`` a date).
+        user: who makes the change, for the item's history (None: the request's
+            user when there is one, else nobody — a system actor).
 
     Returns:
         The saved item. A new owner is told by e-mail after commit; ``completed_at``
@@ -538,8 +562,54 @@ def action_item_update(
         if expected_version is not None and stored_version != expected_version:
             raise StaleVersionError(stored_version)
         item.version = stored_version + 1
+        if getattr(user, "pk", None):
+            item._history_user = user
         item.save()
         postmortem_reindex(item.postmortem)
         if item.owner_id != item.notified_owner_id and not item.is_closed:
             _enqueue_owner_notification(item.pk)
     return item
+
+
+def postmortem_delete(*, user, postmortem: PostMortem) -> PostMortem:
+    """Soft-delete a post-mortem: it disappears from every list, search and figure.
+
+    Nothing is removed: the row, its rows and its history stay, and an admin can
+    bring it back with ``postmortem_restore``. A revision records who and when.
+
+    Raises:
+        django.core.exceptions.PermissionDenied: unless ``access.can_delete``.
+    """
+    from postmortems import access
+
+    access.require_delete(user, postmortem)
+    with transaction.atomic():
+        pm = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+        pm.deleted_at = timezone.now()
+        pm.deleted_by = user if getattr(user, "pk", None) else None
+        pm.version += 1
+        pm.save_without_historical_record(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+        record_revision(pm, user=user, reason="deleted")
+    return pm
+
+
+def postmortem_restore(*, user, postmortem: PostMortem) -> PostMortem:
+    """Bring a soft-deleted post-mortem back (admins only).
+
+    Raises:
+        django.core.exceptions.PermissionDenied: unless ``access.can_restore``.
+        ValidationError: when the document is not deleted.
+    """
+    from postmortems import access
+
+    access.require_restore(user)
+    with transaction.atomic():
+        pm = PostMortem.all_objects.select_for_update().get(pk=postmortem.pk)
+        if pm.deleted_at is None:
+            raise ValidationError("This post-mortem is not deleted.")
+        pm.deleted_at = None
+        pm.deleted_by = None
+        pm.version += 1
+        pm.save_without_historical_record(update_fields=["deleted_at", "deleted_by", "version", "updated_at"])
+        record_revision(pm, user=user, reason="restored after deletion")
+    return pm
