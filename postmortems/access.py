@@ -33,7 +33,9 @@ from django.http import Http404
 from postmortems.models import PostMortem, TeamMembership
 
 EDIT_REFUSED = "Only the post-mortem's authors, its team, its facilitator or an admin can change it."
-DELETE_REFUSED = "Only an admin or the team's leads (or its authors, while it is a draft) can delete this post-mortem."
+DELETE_REFUSED = (
+    "Only an admin or the team's leads (or its authors, while it is a draft) can delete this post-mortem."
+)
 RESTORE_REFUSED = "Only an admin can restore a deleted post-mortem."
 NOT_FOUND = "No post-mortem found."
 

@@ -131,13 +131,13 @@ class ContributingFactor(models.Model):
 class PostMortemQuerySet(models.QuerySet):
     """Queries over post-mortems; ``visible_to`` is the one visibility filter."""
 
-    def visible_to(self, user) -> "PostMortemQuerySet":
+    def visible_to(self, user) -> PostMortemQuerySet:
         """The documents ``user`` may read (``postmortems.access.visibility_q``)."""
         from postmortems.access import visibility_q
 
         return self.filter(visibility_q(user))
 
-    def editable_by(self, user) -> "PostMortemQuerySet":
+    def editable_by(self, user) -> PostMortemQuerySet:
         """The documents ``user`` may change (``postmortems.access.edit_q``)."""
         from postmortems.access import edit_q
 
@@ -379,7 +379,7 @@ class TimelineEntry(models.Model):
 class ActionItemQuerySet(models.QuerySet):
     """Queries over action items; ``visible_to`` follows the post-mortem's visibility."""
 
-    def visible_to(self, user) -> "ActionItemQuerySet":
+    def visible_to(self, user) -> ActionItemQuerySet:
         """The items of the post-mortems ``user`` may read (``postmortems.access``)."""
         from postmortems.access import visibility_q
 

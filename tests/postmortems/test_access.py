@@ -159,7 +159,12 @@ def test_each_save_stores_one_revision_with_relations(people, team):
         user=people["author"],
         fields={"title": "Checkout 500s", "team": team, "severity": "SEV2"},
         action_items=[
-            {"text": "Add a contract test", "kind": "test", "owner": people["member"], "due_date": "2030-01-01"}
+            {
+                "text": "Add a contract test",
+                "kind": "test",
+                "owner": people["member"],
+                "due_date": "2030-01-01",
+            }
         ],
     )
     first = PostMortem.history.filter(id=pm.pk).get()
