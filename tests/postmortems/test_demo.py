@@ -233,3 +233,30 @@ def test_load_demo_refuses_an_empty_demo_folder(db, tmp_path, monkeypatch):
         call_command("load_demo", stdout=StringIO(), stderr=StringIO())
 
     assert not PostMortem.objects.exists()
+
+
+def test_demo_security_incident_is_restricted_to_its_team_and_named_readers(demo):
+    users = {u.username: u for u in get_user_model().objects.filter(email__endswith="@fernhill.example")}
+    pm = PostMortem.objects.get(external_id="demo-platform-006")
+    assert pm.visibility == PostMortem.Visibility.RESTRICTED
+    assert list(pm.restricted_to.values_list("username", flat=True)) == ["grace"]
+    assert f"{pm.key} is restricted" in demo
+    readers = set(PostMortem.objects.filter(pk=pm.pk).values_list("pk", flat=True))
+    for name, may_read in {
+        "dave": True,
+        "erin": True,
+        "grace": True,
+        "alice": True,
+        "ivan": False,
+        "judy": False,
+    }.items():
+        visible = set(
+            PostMortem.objects.visible_to(users[name]).filter(pk=pm.pk).values_list("pk", flat=True)
+        )
+        assert (visible == readers) is may_read, name
+    # Loading again keeps it restricted without restricting it a second time.
+    load_demo()
+    pm.refresh_from_db()
+    assert pm.visibility == PostMortem.Visibility.RESTRICTED
+    reasons = PostMortem.history.filter(id=pm.pk).values_list("history_change_reason", flat=True)
+    assert list(reasons).count("demo: restricted (security incident)") == 1

@@ -34,6 +34,7 @@ from django.db.models import DateField, ExpressionWrapper, F
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from postmortems import services
 from postmortems.models import ActionItem, PostMortem, Service, Team, TeamMembership, TimelineEntry
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -70,7 +71,7 @@ USERS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         "Lindqvist",
         [("payments", TeamMembership.Role.MEMBER), ("data", TeamMembership.Role.MEMBER)],
     ),
-    ("carol", "Carol", "Mendes", [("payments", TeamMembership.Role.MEMBER)]),
+    ("carol", "Carol", "Mendes", [("payments", TeamMembership.Role.FACILITATOR)]),
     ("dave", "Dave", "Kowalski", [("platform", TeamMembership.Role.LEAD)]),
     ("erin", "Erin", "Walsh", [("platform", TeamMembership.Role.MEMBER)]),
     (
@@ -90,6 +91,11 @@ USERS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
     ("judy", "Judy", "Haddad", [("mobile", TeamMembership.Role.MEMBER)]),
 ]
 ADMIN_USERNAME = "alice"
+
+# The security incident of the demo is restricted (issue 9): its team, its
+# authors and facilitator, the named readers and admins read it; nobody else
+# even learns that it exists. (external id, [named reader usernames])
+RESTRICTED_DEMO: list[tuple[str, list[str]]] = [("demo-platform-006", ["grace"])]
 
 # (slug, name, owning team slug)
 SERVICES: list[tuple[str, str, str]] = [
@@ -207,6 +213,7 @@ class Command(BaseCommand):
                 f"{len(missing)} demo document(s) were not imported: {', '.join(sorted(missing))}."
             )
         shifted = self._shift_dates(directory)
+        restricted = self._restrict(RESTRICTED_DEMO)
 
         self.stdout.write(
             self.style.SUCCESS(
@@ -216,6 +223,11 @@ class Command(BaseCommand):
                 f"(dates moved by {shifted:+d} days so {DEMO_ANCHOR:%Y-%m-%d} reads as today)."
             )
         )
+        for pm, readers in restricted:
+            self.stdout.write(
+                f"{pm.key} is restricted: team {pm.team.slug}, its authors and facilitator, "
+                f"named readers {', '.join(readers)} and admins can read it."
+            )
         self.stdout.write(
             self.style.WARNING(
                 f'"{DEMO_PASSWORD}" is a published demo password: use this data for a '
@@ -262,6 +274,29 @@ class Command(BaseCommand):
             password=demo_hash
         )
         return users
+
+    def _restrict(self, restricted: list[tuple[str, list[str]]]) -> list[tuple[PostMortem, list[str]]]:
+        """Make the listed demo documents restricted, through the one write path (idempotent)."""
+        user_model = get_user_model()
+        done = []
+        for external_id, readers in restricted:
+            pm = PostMortem.objects.filter(external_id=external_id).first()
+            if pm is None:
+                raise CommandError(f"Demo document {external_id} to restrict is missing.")
+            named = list(user_model.objects.filter(username__in=readers))
+            already = pm.visibility == PostMortem.Visibility.RESTRICTED and set(
+                pm.restricted_to.values_list("pk", flat=True)
+            ) == {u.pk for u in named}
+            if not already:
+                services.postmortem_save(
+                    postmortem=pm,
+                    fields={"visibility": PostMortem.Visibility.RESTRICTED, "restricted_to": named},
+                    enforce_readiness=False,
+                    detect_patterns=False,
+                    change_reason="demo: restricted (security incident)",
+                )
+            done.append((pm, readers))
+        return done
 
     def _load_services(self, teams: dict[str, Team]) -> None:
         for slug, name, team_slug in SERVICES:
