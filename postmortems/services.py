@@ -176,8 +176,12 @@ def _sync_rows(
         kept.append(obj)
     kept_ids = {obj.pk for obj in kept}
     stale = [pk for pk in existing if pk not in kept_ids]
-    if stale:
-        model.objects.filter(pk__in=stale).delete()
+    for pk in stale:
+        # One by one, so each row's history records who removed it.
+        obj = existing[pk]
+        if getattr(user, "pk", None):
+            obj._history_user = user
+        obj.delete()
     return kept
 
 

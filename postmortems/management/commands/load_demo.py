@@ -35,6 +35,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from postmortems import services
+from postmortems.history import record_revision
 from postmortems.models import ActionItem, PostMortem, Service, Team, TeamMembership, TimelineEntry
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -325,6 +326,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             for days, pks in by_delta.items():
                 self._shift(pks, dt.timedelta(days=days))
+            # The shift is a change like any other: each moved document gets a
+            # revision, so its history compares and restores the dates it shows.
+            moved = [pk for pks in by_delta.values() for pk in pks]
+            for pm in PostMortem.objects.filter(pk__in=moved):
+                record_revision(pm, reason="demo: dates moved to today")
         return target
 
     @staticmethod
