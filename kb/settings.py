@@ -323,6 +323,12 @@ SPECTACULAR_SETTINGS = {
         # DoDProposal.Kind made "kind" ambiguous; name the action-item one explicitly.
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
     },
+    # kb/openapi.py: the error answers every view can give, and "URI or empty".
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kb.openapi.add_common_error_responses",
+        "kb.openapi.allow_blank_urls",
+    ],
 }
 
 # Throttle counters (and any other cache use) are per process by default; CACHE_URL

@@ -29,3 +29,6 @@ urlpatterns = [
     path("api/v1/redoc/", redoc_csp(SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
     path("", include("operations.urls")),
 ]
+
+# JSON under /api/ (what the OpenAPI schema promises), the HTML page elsewhere.
+handler404 = "kb.openapi.page_not_found"

@@ -1,0 +1,59 @@
+"""The schema documents every error answer, and unknown API paths answer JSON (kb/openapi.py)."""
+
+from __future__ import annotations
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method in ("get", "put", "patch", "post", "delete"):
+            if method in item:
+                yield path, method, item[method]
+
+
+def test_every_operation_documents_the_common_errors(schema):
+    operations = list(_operations(schema))
+    assert len(operations) > 30
+    for path, method, operation in operations:
+        for code in ("401", "403", "404", "429"):
+            assert code in operation["responses"], (method, path, code)
+        if "requestBody" in operation:
+            assert "400" in operation["responses"], (method, path)
+
+
+def test_optional_urls_are_documented_as_uri_or_empty(schema):
+    blankable = 0
+    for name, component in schema["components"]["schemas"].items():
+        required = set(component.get("required", []))
+        for field, prop in component.get("properties", {}).items():
+            if "anyOf" in prop and {"type": "string", "maxLength": 0} in prop["anyOf"]:
+                blankable += 1
+                assert any(option.get("format") == "uri" for option in prop["anyOf"]), (name, field)
+            elif prop.get("format") == "uri":
+                # Only a required, writable URL may be a bare "uri".
+                assert field in required and not prop.get("readOnly"), (name, field)
+    assert blankable >= 3
+
+
+def test_unknown_api_path_answers_json_404(client, author):
+    client.force_login(author)
+    response = client.get("/api/v1/no-such-collection/1.5/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_unknown_page_answers_html_404(client, author):
+    client.force_login(author)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
