@@ -12,7 +12,9 @@ are shared widely, with restricted ones the exception for security incidents):
 * **Read**: any active signed-in user reads *organisation* documents. A
   *restricted* document is read only by members of its team (any role), its
   authors, its facilitator, whoever created it, the people it is shared with
-  (``restricted_to``) and admins (``is_staff``). Anonymous users read nothing.
+  (``restricted_to``), the owners of its action items (work handed to someone
+  comes with the document that explains it) and admins (``is_staff``).
+  Anonymous users read nothing.
   Soft-deleted documents are read by no one outside the admin.
 * **Change** (sections, rows, factors, visibility): the authors, the members
   of the document's team (member, lead or facilitator), its facilitator, whoever
@@ -30,7 +32,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 
-from postmortems.models import PostMortem, TeamMembership
+from postmortems.models import ActionItem, PostMortem, TeamMembership
 
 EDIT_REFUSED = "Only the post-mortem's authors, its team, its facilitator or an admin can change it."
 DELETE_REFUSED = (
@@ -66,6 +68,10 @@ def _shared_ids(user):
     return PostMortem.restricted_to.through.objects.filter(user_id=user.pk).values("postmortem_id")
 
 
+def _owned_item_ids(user):
+    return ActionItem.all_objects.filter(owner_id=user.pk).values("postmortem_id")
+
+
 def visibility_q(user, prefix: str = "") -> Q:
     """The condition "``user`` may read this post-mortem", for any queryset.
 
@@ -91,6 +97,7 @@ def visibility_q(user, prefix: str = "") -> Q:
         | Q(**{f"{p}created_by_id": user.pk})
         | Q(**{f"{p}pk__in": _authored_ids(user)})
         | Q(**{f"{p}pk__in": _shared_ids(user)})
+        | Q(**{f"{p}pk__in": _owned_item_ids(user)})
     )
 
 
@@ -151,7 +158,9 @@ def can_view(user, pm: PostMortem) -> bool:
         return True
     if _member_role(user, pm) is not None or _is_author(user, pm):
         return True
-    return pm.restricted_to.filter(pk=user.pk).exists()
+    if pm.restricted_to.filter(pk=user.pk).exists():
+        return True
+    return ActionItem.all_objects.filter(postmortem_id=pm.pk, owner_id=user.pk).exists()
 
 
 def can_edit(user, pm: PostMortem) -> bool:

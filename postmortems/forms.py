@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 from django import forms
@@ -34,6 +36,7 @@ from postmortems.models import (
     DeclinedChange,
     FixPullRequest,
     PostMortem,
+    Service,
     TimelineEntry,
 )
 from postmortems.onepager import SECTION_FIELDS, SECTION_TEMPLATES, is_filled
@@ -125,7 +128,8 @@ class KeepSecondsMixin:
 
 class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
     """The document: title, team, services, severity, status, the four timestamps,
-    people, contributing factors, source URL and the four Markdown sections.
+    people, contributing factors, source URL, who can read it and the four
+    Markdown sections.
 
     Args (besides ModelForm's):
         user: the signed-in user; on create they become the default author and
@@ -133,6 +137,11 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
 
     A new document's sections start from ``SECTION_TEMPLATES``; "what happened"
     and "why it happened" are required and must not be the bare prompt.
+
+    An existing document's form also carries ``version``, the version the page
+    was read at (a hidden field, required on edit): the view hands it to
+    ``services.postmortem_save`` as ``expected_version`` so a second writer can
+    never overwrite the first one's save unseen (optimistic locking).
     """
 
     minute_fields = ("started_at", "detected_at", "mitigated_at", "resolved_at")
@@ -143,6 +152,15 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
         widget=forms.SelectMultiple(attrs={"size": 4}),
     )
     facilitator = UserChoiceField(queryset=_active_users(), required=False)
+    restricted_to = UserMultipleChoiceField(
+        queryset=_active_users(),
+        required=False,
+        label="Named readers",
+        help_text="People outside the team who may read it while it is restricted. "
+        "Ctrl/⌘-click to pick several.",
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+    version = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = PostMortem
@@ -161,6 +179,8 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
             "facilitator",
             "factors",
             "source_url",
+            "visibility",
+            "restricted_to",
             *SECTION_FIELDS,
         ]
         widgets = {
@@ -170,8 +190,10 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
             "resolved_at": _datetime_widget(),
             "services": forms.SelectMultiple(attrs={"size": 4}),
             "factors": forms.CheckboxSelectMultiple,
+            "visibility": forms.RadioSelect,
         }
         labels = {
+            "visibility": "Who can read this",
             "started_at": "Started",
             "detected_at": "Detected",
             "mitigated_at": "Mitigated",
@@ -188,6 +210,8 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
             "source_url": "Optional link to the incident ticket or an external write-up.",
             "factors": "Conditions of the system that contributed. There is no "
             '"human error": ask what made the action reasonable at the time.',
+            "visibility": "Restricted: only the team, the authors, the facilitator, the named "
+            "readers and admins can find or open it (e.g. a security incident).",
         }
 
     def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
@@ -202,6 +226,13 @@ class PostMortemForm(KeepSecondsMixin, forms.ModelForm):
             initial.update(kwargs.get("initial") or {})
             kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
+        if not creating:
+            self.fields["version"].required = True
+            self.fields["version"].error_messages["required"] = (
+                "This form has no version; reload the page and make your changes again."
+            )
+            if not self.is_bound:
+                self.initial["version"] = self.instance.version
         self.fields["severity"].required = True
         self.fields["severity"].choices = [("", "Choose a severity…"), *PostMortem.Severity.choices]
         self.fields["factors"].queryset = ContributingFactor.objects.order_by("category", "name")
@@ -462,3 +493,224 @@ def iter_row_errors(error: ValidationError) -> Iterator[tuple[str, int | None, s
                 yield key, int(match.group(1)) - 1, match.group(2), match.group(3)
             else:
                 yield key, None, None, message
+
+
+# --- edit conflicts (two people saved the same version) ---------------------------------------
+
+#: The document fields the conflict page compares, in form order.
+CONFLICT_FIELDS = (
+    "title",
+    "team",
+    "services",
+    "severity",
+    "status",
+    "started_at",
+    "detected_at",
+    "mitigated_at",
+    "resolved_at",
+    "authors",
+    "facilitator",
+    "factors",
+    "source_url",
+    "visibility",
+    "restricted_to",
+    *SECTION_FIELDS,
+)
+_MULTI_FIELDS = frozenset({"services", "authors", "factors", "restricted_to"})
+_TIME_FIELDS = frozenset({"started_at", "detected_at", "mitigated_at", "resolved_at"})
+#: (formset prefix, snapshot key, label) of the row lists the conflict page compares.
+_CONFLICT_ROWS = (
+    ("timeline", "timeline", "Timeline"),
+    ("items", "action_items", "Action items"),
+    ("declined", "declined_changes", "Declined changes"),
+)
+
+
+@dataclass
+class FieldConflict:
+    """One field both writers changed, differently: ``mine`` and ``theirs`` are
+    display texts (labels for choices, the raw Markdown for sections)."""
+
+    name: str
+    label: str
+    mine: str
+    theirs: str
+    is_section: bool
+
+
+@dataclass
+class RowsConflict:
+    """A row list the other save changed: its rows now and the user's rows, as texts."""
+
+    label: str
+    mine: list[str]
+    theirs: list[str]
+
+
+@dataclass
+class EditConflict:
+    """What the conflict page (HTTP 409) shows, and the data that re-fills the form.
+
+    Attributes:
+        current_version: the version stored now; the re-filled form carries it.
+        fields: fields both writers changed differently (the user merges them).
+        taken: labels of fields only the other writer changed; their current
+            values are put in the form, so saving again does not undo them.
+        rows: row lists the other save changed (the user's rows stay in the form).
+        data: the user's POST data with ``version`` and the ``taken`` fields updated.
+    """
+
+    current_version: int
+    fields: list[FieldConflict] = dc_field(default_factory=list)
+    taken: list[str] = dc_field(default_factory=list)
+    rows: list[RowsConflict] = dc_field(default_factory=list)
+    data: Any = None
+
+
+def _normal_text(value) -> str:
+    return str(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _stored_value(name: str, value) -> str | list[str]:
+    """A stored value as the browser would post it back."""
+    if name in _MULTI_FIELDS:
+        return sorted(str(getattr(v, "pk", v)) for v in (value or []))
+    if value is None:
+        return ""
+    if name in _TIME_FIELDS:
+        return timezone.localtime(value).strftime(DATETIME_INPUT_FORMAT)
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    return _normal_text(value)
+
+
+def _posted_value(data, name: str) -> str | list[str]:
+    if name in _MULTI_FIELDS:
+        return sorted(v for v in data.getlist(name) if v)
+    return _normal_text(data.get(name, ""))
+
+
+def _current_values(pm: PostMortem) -> dict[str, str | list[str]]:
+    values: dict[str, str | list[str]] = {}
+    for name in CONFLICT_FIELDS:
+        if name in _MULTI_FIELDS:
+            values[name] = _stored_value(name, getattr(pm, name).all())
+        elif name in ("team", "facilitator"):
+            values[name] = _stored_value(name, getattr(pm, f"{name}_id"))
+        else:
+            values[name] = _stored_value(name, getattr(pm, name))
+    return values
+
+
+def _base_values(revision) -> dict[str, str | list[str]] | None:
+    """The field values of the revision the user started from (``PostMortem.history`` row)."""
+    if revision is None:
+        return None
+    related = revision.related or {}
+    factor_pks = dict(ContributingFactor.objects.values_list("slug", "pk"))
+    service_pks = dict(Service.objects.values_list("slug", "pk"))
+    values: dict[str, str | list[str]] = {}
+    for name in CONFLICT_FIELDS:
+        if name == "factors":
+            values[name] = sorted(str(factor_pks.get(slug, "")) for slug in related.get("factors", []))
+        elif name == "services":
+            values[name] = sorted(str(service_pks.get(slug, "")) for slug in related.get("services", []))
+        elif name in _MULTI_FIELDS:
+            values[name] = sorted(str(pk) for pk in related.get(name, []))
+        elif name in ("team", "facilitator"):
+            values[name] = _stored_value(name, getattr(revision, f"{name}_id"))
+        else:
+            values[name] = _stored_value(name, getattr(revision, name))
+    return values
+
+
+def _display(form: forms.Form, name: str, value: str | list[str]) -> str:
+    form_field = form.fields[name]
+    choices = getattr(form_field, "choices", None)
+    if choices is None:
+        return value if isinstance(value, str) else ", ".join(value)
+    labels = {str(key): label for key, label in choices}
+    shown = [labels.get(v, v) for v in ([value] if isinstance(value, str) else value) if v]
+    return ", ".join(str(label) for label in shown) or "—"
+
+
+def _posted_rows(data, prefix: str) -> list[str]:
+    try:
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), settings.KB_MAX_ROWS_PER_DOCUMENT + 1)
+    except (TypeError, ValueError):
+        total = 0
+    texts = []
+    for index in range(total):
+        text = (data.get(f"{prefix}-{index}-text") or "").strip()
+        if text and not data.get(f"{prefix}-{index}-DELETE"):
+            texts.append(text)
+    return texts
+
+
+def edit_conflict(*, data, postmortem: PostMortem, base_version: int | None) -> EditConflict:
+    """Compare an edit made from version ``base_version`` with what is stored now.
+
+    A three-way comparison per field (the revision the user read, their input,
+    the document now; the approach of ``diff3`` and of wiki edit conflicts):
+
+    * only the other writer changed it → the current value goes into the form;
+    * only the user changed it → their value stays;
+    * both changed it, differently → a ``FieldConflict`` with both texts; the
+      form keeps the user's text so they can merge.
+
+    When the revision read is not in the history, every field whose input
+    differs from the stored value is a conflict. Row lists (timeline, action
+    items, declined changes) the other save changed are listed with both sets
+    of rows; the form keeps the user's rows.
+
+    Args:
+        data: the user's POST (a ``QueryDict``).
+        postmortem: the document as stored now.
+        base_version: the ``version`` the user's form was read at.
+
+    Returns:
+        An ``EditConflict``; nothing is saved.
+    """
+    from postmortems.history import snapshot
+
+    revision = None
+    if base_version is not None:
+        revision = postmortem.history.filter(version=base_version).order_by("-history_id").first()
+    base = _base_values(revision)
+    current = _current_values(postmortem)
+    display_form = PostMortemForm(instance=postmortem)
+    refill = data.copy()
+    refill["version"] = str(postmortem.version)
+    conflict = EditConflict(current_version=postmortem.version, data=refill)
+    for name in CONFLICT_FIELDS:
+        mine = _posted_value(data, name)
+        theirs = current[name]
+        if mine == theirs:
+            continue
+        label = str(display_form.fields[name].label or name)
+        if base is not None and mine == base[name]:
+            # Only the other writer changed it: keep their change.
+            if isinstance(theirs, list):
+                refill.setlist(name, theirs)
+            else:
+                refill[name] = theirs
+            conflict.taken.append(label)
+        elif base is None or theirs != base[name]:
+            conflict.fields.append(
+                FieldConflict(
+                    name=name,
+                    label=label,
+                    mine=_display(display_form, name, mine),
+                    theirs=_display(display_form, name, theirs),
+                    is_section=name in SECTION_FIELDS,
+                )
+            )
+    now = snapshot(postmortem)
+    for prefix, key, label in _CONFLICT_ROWS:
+        if revision is not None and (revision.related or {}).get(key) == now[key]:
+            continue
+        theirs_rows = [row["text"] for row in now[key]]
+        mine_rows = _posted_rows(data, prefix)
+        if mine_rows != theirs_rows:
+            conflict.rows.append(RowsConflict(label=label, mine=mine_rows, theirs=theirs_rows))
+    return conflict

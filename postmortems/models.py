@@ -306,6 +306,11 @@ class PostMortem(models.Model):
             # The list page filters by team and severity and sorts by start time.
             models.Index(fields=["team", "-started_at"], name="pm_team_started_idx"),
             models.Index(fields=["-started_at", "-id"], name="pm_started_idx"),
+            # "Does this user see any restricted document?" (access.sees_restricted),
+            # asked on every insights request: restricted documents are few.
+            models.Index(
+                fields=["visibility"], condition=Q(visibility="restricted"), name="pm_restricted_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,21 +11,27 @@ from postmortems.models import ActionItem, FixPullRequest, PostMortem
 OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
 
 
-def postmortem_list(*, user=None, with_counts: bool = False) -> QuerySet[PostMortem]:
-    """Post-mortems for list pages, with the relations a row shows prefetched.
+def postmortem_list(*, user, with_counts: bool = False) -> QuerySet[PostMortem]:
+    """The post-mortems ``user`` may read, for list pages, with the relations a
+    row shows prefetched (``restricted_to`` too, for the "Restricted" badge).
 
     The number of queries does not grow with the number of rows or related rows.
-    ``user`` is accepted for the coming per-document visibility rules; today every
-    signed-in user sees every post-mortem.
+    Deleted documents are left out (default manager) and so are restricted ones
+    ``user`` may not read (``PostMortem.objects.visible_to``, issue 9); an
+    anonymous or inactive ``user`` gets an empty queryset.
 
     Args:
+        user: the reader (``User`` or ``AnonymousUser``); required, so no caller
+            lists documents without saying for whom.
         with_counts: also annotate ``action_items_open`` and ``action_items_total``
             (ints), as correlated subqueries so that filters joining services or
             factors, and the search rank, cannot inflate them.
     """
     # team__followup_policy: the follow-up window flags (followthrough.windows) without a query per row.
-    queryset = PostMortem.objects.select_related("team", "team__followup_policy").prefetch_related(
-        "services", "factors"
+    queryset = (
+        PostMortem.objects.visible_to(user)
+        .select_related("team", "team__followup_policy")
+        .prefetch_related("services", "factors", "restricted_to")
     )
     if with_counts:
         items = ActionItem.objects.filter(postmortem=OuterRef("pk")).order_by().values("postmortem")
@@ -41,18 +47,23 @@ def postmortem_list(*, user=None, with_counts: bool = False) -> QuerySet[PostMor
     return queryset
 
 
-def postmortem_detail(*, user=None) -> QuerySet[PostMortem]:
-    """Post-mortems with everything the one-page view and the API detail show."""
-    return PostMortem.objects.select_related(
-        "team", "team__followup_policy", "facilitator", "created_by"
-    ).prefetch_related(
-        "services",
-        "authors",
-        "factors",
-        "timeline",
-        "declined_changes",
-        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
-        Prefetch("fix_prs", queryset=FixPullRequest.objects.select_related("action_item")),
+def postmortem_detail(*, user) -> QuerySet[PostMortem]:
+    """The post-mortems ``user`` may read, with everything the one-page view and
+    the API detail show (``PostMortem.objects.visible_to``; deleted ones are left
+    out). Fetch one with ``.get(pk=…)`` and answer 404 on ``DoesNotExist``."""
+    return (
+        PostMortem.objects.visible_to(user)
+        .select_related("team", "team__followup_policy", "facilitator", "created_by")
+        .prefetch_related(
+            "services",
+            "authors",
+            "factors",
+            "restricted_to",
+            "timeline",
+            "declined_changes",
+            Prefetch("action_items", queryset=ActionItem.objects.select_related("owner")),
+            Prefetch("fix_prs", queryset=FixPullRequest.objects.select_related("action_item")),
+        )
     )
 
 
@@ -63,9 +74,15 @@ def action_items_overdue(queryset: QuerySet[ActionItem] | None = None) -> QueryS
 
 
 def action_items_for_owner(*, user) -> QuerySet[ActionItem]:
-    """A user's action items, open ones first, soonest due first."""
+    """A user's action items, open ones first, soonest due first.
+
+    Only items of post-mortems ``user`` may read (``ActionItem.objects.visible_to``)
+    and never items of deleted ones (default manager): an item in a restricted
+    document the owner may not read stays hidden, like the document.
+    """
     return (
-        ActionItem.objects.filter(owner=user)
+        ActionItem.objects.visible_to(user)
+        .filter(owner=user)
         .select_related("postmortem", "postmortem__team", "postmortem__team__followup_policy")
         .annotate(
             closed=Case(

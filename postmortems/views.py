@@ -4,11 +4,19 @@ its Markdown download, the create/edit form and "My action items".
 Views stay thin (HackSoft Django-Styleguide): reads come from
 ``postmortems.selectors`` and ``PostMortemFilter``; every write goes through
 ``postmortems.services``.
+
+Who may do what is decided by ``postmortems.access`` alone (issue 9): every page
+fetches its document through ``PostMortem.objects.visible_to`` (a document the
+user may not read is a 404, the same answer as a missing or deleted one) and
+every change asks ``access.require_edit`` first (a reader who may not change it
+gets a friendly 403 page).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -17,23 +25,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from blameless import check_text
-from postmortems import selectors, services
+from postmortems import access, selectors, services
 from postmortems.filters import PostMortemFilter
 from postmortems.forms import (
     ROW_FORMSETS,
     ActionItemStatusForm,
     FindingWaiveForm,
     PostMortemForm,
+    edit_conflict,
     iter_row_errors,
 )
 from postmortems.models import ActionItem, PostMortem
 from postmortems.readiness import lint_summary, postmortem_lint, readiness_check
 from postmortems.search import attach_snippets
-from postmortems.writing_aids import finding_for_display, findings_by_section, may_review_language
+from postmortems.writing_aids import finding_for_display, findings_by_section
 
 PAGE_SIZE = 25
 # At most 18 digits, so the id always fits a signed 64-bit column (a longer
@@ -49,8 +58,55 @@ def _pk_from_key(key: str) -> int:
     """
     match = _KEY.fullmatch(key or "")
     if not match:
-        raise Http404("No such post-mortem.")
+        raise Http404(access.NOT_FOUND)
     return int(match.group(1))
+
+
+def _visible(request: HttpRequest, key: str, queryset=None) -> PostMortem:
+    """``PM-<id>`` if the signed-in user may read it (``access.get_visible_postmortem``).
+
+    Raises:
+        Http404: for a malformed key, or a document that is missing, deleted or
+            not readable by the user — one answer for all, so nothing leaks.
+    """
+    return access.get_visible_postmortem(request.user, _pk_from_key(key), queryset=queryset)
+
+
+def _from_selector(queryset, pk: int) -> PostMortem:
+    """One document of an already visibility-filtered selector queryset, or 404."""
+    try:
+        return queryset.get(pk=pk)
+    except PostMortem.DoesNotExist:
+        raise Http404(access.NOT_FOUND) from None
+
+
+def friendly_forbidden(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Turn ``PermissionDenied`` from ``access.require_*`` into the "You can read
+    this post-mortem but not change it" page (HTTP 403), which says who can.
+
+    Only documents the user may read get this far (the others are 404s), so the
+    page may name the document.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            context = {"message": str(exc) or access.EDIT_REFUSED, "pm": getattr(exc, "postmortem", None)}
+            return render(request, "postmortems/forbidden.html", context, status=403)
+
+    return wrapper
+
+
+def _require(check: Callable[[Any, PostMortem], None], request: HttpRequest, pm: PostMortem) -> None:
+    """Run ``access.require_edit`` / ``require_delete`` and tag the refusal with ``pm``
+    so ``friendly_forbidden`` can link back to it."""
+    try:
+        check(request.user, pm)
+    except PermissionDenied as exc:
+        exc.postmortem = pm
+        raise
 
 
 # --- list and search ----------------------------------------------------------
@@ -98,7 +154,9 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
         "postmortems": objects,
         "q": q,
         "has_filters": has_filters,
-        "anything_exists": bool(objects) or PostMortem.objects.exists(),
+        # Visible documents only: even the empty-state wording must not tell an
+        # outsider that restricted documents exist.
+        "anything_exists": bool(objects) or selectors.postmortem_list(user=request.user).exists(),
     }
     return render(request, "postmortems/list.html", context)
 
@@ -110,17 +168,26 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def postmortem_detail(request: HttpRequest, key: str) -> HttpResponse:
     """The one-page view of ``PM-<id>``: header, times, the four sections with the
-    timeline, factors, action items, fix PRs and declined changes. Its authors,
-    its facilitator and staff also get the "Language check" panel and, for a
-    draft, the "Ready for review?" checklist (``_writing_aids.html``).
+    timeline, factors, action items, fix PRs and declined changes, and who can
+    read it when it is restricted. Whoever may change it (``access.can_edit``)
+    also gets the Edit button, the "Language check" panel and, for a draft,
+    the "Ready for review?" checklist (``_writing_aids.html``); whoever may
+    delete it (``access.can_delete``) gets the Delete button.
 
     Raises:
-        Http404: for a malformed or unknown key.
+        Http404: for a malformed key, or a document that is unknown, deleted or
+            not readable by the user.
     """
-    pm = get_object_or_404(selectors.postmortem_detail(user=request.user), pk=_pk_from_key(key))
-    context: dict[str, Any] = {"pm": pm, "writing_aids": None}
-    if may_review_language(request.user, pm):
-        # Shown to the people who prepare the review only: the "Language check"
+    pm = _from_selector(selectors.postmortem_detail(user=request.user), _pk_from_key(key))
+    can_edit = access.can_edit(request.user, pm)
+    context: dict[str, Any] = {
+        "pm": pm,
+        "writing_aids": None,
+        "can_edit": can_edit,
+        "can_delete": access.can_delete(request.user, pm),
+    }
+    if can_edit:
+        # Shown to the people who may change the document: the "Language check"
         # panel and, for drafts, the "Ready for review?" checklist.
         findings = postmortem_lint(pm)
         context["writing_aids"] = {
@@ -139,12 +206,13 @@ def postmortem_export(request: HttpRequest, key: str) -> HttpResponse:
     """Download ``PM-<id>`` as Markdown (``text/markdown``, attachment ``PM-<id>.md``).
 
     Raises:
-        Http404: for a malformed or unknown key.
+        Http404: for a malformed key, or a document that is unknown, deleted or
+            not readable by the user.
     """
     # Imported here: the exchange package is optional for the rest of the pages.
     from postmortems.exchange.markdown_format import render_postmortem_markdown
 
-    pm = get_object_or_404(selectors.postmortem_detail(user=request.user), pk=_pk_from_key(key))
+    pm = _from_selector(selectors.postmortem_detail(user=request.user), _pk_from_key(key))
     response = HttpResponse(render_postmortem_markdown(pm), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{pm.key}.md"'
     return response
@@ -182,8 +250,52 @@ def _apply_service_errors(error: ValidationError, form: PostMortemForm, row_form
             form.add_error(None, message)
 
 
+def _posted_version(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return None
+
+
+def _conflict(request: HttpRequest, pm: PostMortem, base_version: int | None) -> HttpResponse:
+    """The edit-conflict page (HTTP 409): someone saved ``pm`` after this user
+    opened the form. Shows both texts of every field both changed, and the form
+    re-filled with the user's input and the current version, so a second save
+    merges instead of overwriting (``forms.edit_conflict``). Nothing is saved."""
+    fresh = PostMortem.objects.select_related("team").filter(pk=pm.pk).first()
+    if fresh is None:  # deleted meanwhile
+        raise Http404(access.NOT_FOUND)
+    conflict = edit_conflict(data=request.POST, postmortem=fresh, base_version=base_version)
+    form = PostMortemForm(conflict.data, instance=fresh, user=request.user)
+    formsets = []
+    for argument, prefix, formset_class, fields in ROW_FORMSETS:
+        formset = formset_class(
+            conflict.data, instance=fresh, prefix=prefix, form_kwargs={"postmortem": fresh}
+        )
+        formsets.append((argument, formset, fields))
+    messages.warning(
+        request,
+        f"{fresh.key} was changed by someone else while you were editing; nothing of yours was saved yet. "
+        "Compare the texts below, merge them in the form and save again.",
+    )
+    context = {
+        "form": form,
+        "formsets": {formset.prefix: formset for _, formset, _ in formsets},
+        "pm": fresh,
+        "creating": False,
+        "conflict": conflict,
+    }
+    return render(request, "postmortems/form.html", context, status=409)
+
+
 def _edit(request: HttpRequest, pm: PostMortem) -> HttpResponse:
     creating = pm.pk is None
+    if request.method == "POST" and not creating:
+        posted = _posted_version(request)
+        if posted is not None and posted >= 1 and posted != pm.version:
+            # Stale before validation even starts: rows the other save removed
+            # would otherwise show up as confusing row errors.
+            return _conflict(request, pm, posted)
     form = PostMortemForm(
         request.POST if request.method == "POST" else None,
         instance=pm,
@@ -204,8 +316,12 @@ def _edit(request: HttpRequest, pm: PostMortem) -> HttpResponse:
                     postmortem=None if creating else pm,
                     fields=form.document_fields(),
                     readiness_override_reason=form.cleaned_data.get("readiness_override_reason", ""),
+                    expected_version=None if creating else form.cleaned_data["version"],
                     **rows,
                 )
+            except services.StaleVersionError:
+                # Someone saved between our check and the service's locked re-read.
+                return _conflict(request, pm, form.cleaned_data["version"])
             except ValidationError as exc:
                 _apply_service_errors(exc, form, row_forms)
             else:
@@ -218,6 +334,7 @@ def _edit(request: HttpRequest, pm: PostMortem) -> HttpResponse:
         "formsets": {formset.prefix: formset for _, formset, _ in formsets},
         "pm": pm,
         "creating": creating,
+        "conflict": None,
     }
     return render(request, "postmortems/form.html", context)
 
@@ -236,15 +353,49 @@ def postmortem_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@friendly_forbidden
 def postmortem_edit(request: HttpRequest, key: str) -> HttpResponse:
     """Edit ``PM-<id>`` and its rows (rows left out or marked for removal are deleted).
 
+    The form carries the version it was read at; when someone else saved since,
+    nothing is saved and the conflict page (409) shows both texts with the form
+    re-filled for merging (``_conflict``).
+
     Raises:
-        Http404: for a malformed or unknown key.
+        Http404: for a malformed key, or a document that is unknown, deleted or
+            not readable by the user.
+        PermissionDenied: (a 403 page) for a reader who may not change it.
     """
     # Not the prefetching selector: the service re-reads the rows it rewrites.
-    pm = get_object_or_404(PostMortem.objects.select_related("team"), pk=_pk_from_key(key))
+    pm = _visible(request, key, queryset=PostMortem.objects.select_related("team"))
+    _require(access.require_edit, request, pm)
     return _edit(request, pm)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+@friendly_forbidden
+def postmortem_delete(request: HttpRequest, key: str) -> HttpResponse:
+    """Delete ``PM-<id>`` (soft): GET asks for confirmation, POST deletes it
+    through ``services.postmortem_delete`` and goes to the list with a message.
+
+    A deleted document vanishes from every list, search and figure; an admin
+    can restore it from the admin ("Restore selected post-mortems").
+
+    Raises:
+        Http404: for a malformed key, or a document that is unknown, already
+            deleted or not readable by the user.
+        PermissionDenied: (a 403 page) unless ``access.can_delete``.
+    """
+    pm = _visible(
+        request, key, queryset=PostMortem.objects.select_related("team").prefetch_related("authors")
+    )
+    _require(access.require_delete, request, pm)
+    if request.method == "POST":
+        services.postmortem_delete(user=request.user, postmortem=pm)
+        messages.success(request, f"{pm.key} “{pm.title}” was deleted. An admin can restore it.")
+        return redirect("postmortems:list")
+    return render(request, "postmortems/delete_confirm.html", {"pm": pm})
 
 
 # --- blameless writing aids: inline language check, waivers, move to review ----------
@@ -281,29 +432,30 @@ def lint_fragment(request: HttpRequest) -> HttpResponse:
 
 
 def _participant_postmortem(request: HttpRequest, key: str) -> PostMortem:
-    """``PM-<id>`` for one of its authors, its facilitator or staff.
+    """``PM-<id>`` for someone who may change it (``access.require_edit``).
 
     Raises:
-        Http404: for a malformed or unknown key.
-        PermissionDenied: for anyone else.
+        Http404: for a malformed key, or a document that is unknown, deleted or
+            not readable by the user.
+        PermissionDenied: for a reader who may not change it.
     """
-    pm = get_object_or_404(
-        PostMortem.objects.select_related("team").prefetch_related("authors"), pk=_pk_from_key(key)
+    pm = _visible(
+        request, key, queryset=PostMortem.objects.select_related("team").prefetch_related("authors")
     )
-    if not may_review_language(request.user, pm):
-        raise PermissionDenied("Only the post-mortem's authors, its facilitator and admins can do this.")
+    _require(access.require_edit, request, pm)
     return pm
 
 
 @login_required
 @require_POST
+@friendly_forbidden
 def finding_waive(request: HttpRequest, key: str) -> HttpResponse:
     """Mark a language finding of ``PM-<id>`` as intentional (POST ``section``,
     ``rule``, ``excerpt``, ``reason``) and go back to the "Language check" panel.
 
     Raises:
-        Http404: for a malformed or unknown key.
-        PermissionDenied: unless the user is an author, the facilitator or staff.
+        Http404: for a document the user may not read (or none).
+        PermissionDenied: (a 403 page) unless ``access.can_edit``.
     """
     pm = _participant_postmortem(request, key)
     form = FindingWaiveForm(request.POST)
@@ -324,6 +476,7 @@ def finding_waive(request: HttpRequest, key: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@friendly_forbidden
 def postmortem_move_to_review(request: HttpRequest, key: str) -> HttpResponse:
     """Move a draft ``PM-<id>`` to "in review" through ``services.postmortem_save``,
     which refuses it until the readiness check passes; then the one-page view
@@ -331,8 +484,8 @@ def postmortem_move_to_review(request: HttpRequest, key: str) -> HttpResponse:
     with a note that the document stays a draft.
 
     Raises:
-        Http404: for a malformed or unknown key.
-        PermissionDenied: unless the user is an author, the facilitator or staff.
+        Http404: for a document the user may not read (or none).
+        PermissionDenied: (a 403 page) unless ``access.can_edit``.
     """
     pm = _participant_postmortem(request, key)
     if pm.status != PostMortem.Status.DRAFT:
@@ -390,16 +543,30 @@ def my_action_items(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@friendly_forbidden
 def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Change the status of one of the signed-in user's action items.
+    """Change the status of an action item: its owner may, and so may whoever
+    may change its post-mortem (``access.can_edit``).
 
-    POST fields ``ai<pk>-status`` and ``ai<pk>-not_doing_reason``. Redirects to
-    "My action items" on success; re-renders it with the error otherwise.
+    POST fields ``ai<pk>-status`` and ``ai<pk>-not_doing_reason``. The owner goes
+    back to "My action items" (re-rendered with the error when the input is
+    bad); anyone else goes back to the item on the one-page view, with the
+    outcome as a message.
 
     Raises:
-        Http404: when the item does not exist or belongs to someone else.
+        Http404: when the item does not exist, or its post-mortem is deleted or
+            not readable by the user.
+        PermissionDenied: (a 403 page) for a reader who neither owns the item
+            nor may change its post-mortem.
     """
-    item = get_object_or_404(ActionItem.objects.select_related("postmortem"), pk=pk, owner=request.user)
+    try:
+        item = ActionItem.objects.visible_to(request.user).select_related("postmortem").get(pk=pk)
+    except ActionItem.DoesNotExist:
+        raise Http404("No action item found.") from None
+    owner = item.owner_id == request.user.pk
+    if not owner:
+        _require(access.require_edit, request, item.postmortem)
+    back = f"{item.postmortem.get_absolute_url()}#{item.key}"
     form = ActionItemStatusForm(request.POST, prefix=f"ai{item.pk}")
     if form.is_valid():
         try:
@@ -407,6 +574,7 @@ def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
                 item=item,
                 status=form.cleaned_data["status"],
                 not_doing_reason=form.cleaned_data["not_doing_reason"],
+                user=request.user,
             )
         except ValidationError as exc:
             detail = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
@@ -414,7 +582,11 @@ def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, msgs)
         else:
             messages.success(request, f"{item.key} is now “{item.get_status_display()}”.")
-            return redirect("postmortems:my_action_items")
+            return redirect("postmortems:my_action_items" if owner else back)
     item.refresh_from_db()
+    if not owner:
+        problems = " ".join(msg for msgs in form.errors.values() for msg in msgs)
+        messages.error(request, f"{item.key} was not changed: {problems}")
+        return redirect(back)
     messages.error(request, f"{item.key} was not changed; see the message on the item.")
     return _my_items_page(request, failed=item, failed_form=form)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from postmortems import access
 from postmortems.models import PostMortem
 from postmortems.onepager import SECTION_FIELDS, SECTION_TITLES
 from postmortems.readiness import DocumentFinding, lint_summary, postmortem_lint
@@ -28,17 +29,14 @@ FINDING_SECTION_TITLES = {**SECTION_TITLES, "action_item": "Action items"}
 
 def may_review_language(user, pm: PostMortem) -> bool:
     """True when ``user`` sees the language check and readiness checklist of ``pm``
-    and may waive findings or move it to review: its authors, its facilitator and
-    staff (the people who write and run the review, as in the Google SRE book,
-    ch. 15, where the authors and a facilitator prepare the document for review).
+    and may waive findings or move it to review: whoever may change the
+    document (``access.can_edit``: its authors, its team, its facilitator, whoever
+    created it and admins — the people who write and run the review, as in the
+    Google SRE book, ch. 15). One rule for the pages and the API (issue 9).
 
-    Reads ``pm.authors.all()``, so a prefetch of ``authors`` saves the query.
+    Reads ``pm.authors.all()`` when prefetched, so a prefetch of ``authors`` saves a query.
     """
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_staff or (pm.facilitator_id is not None and pm.facilitator_id == user.pk):
-        return True
-    return any(author.pk == user.pk for author in pm.authors.all())
+    return access.can_edit(user, pm)
 
 
 def lint_report(pm: PostMortem, findings: list[DocumentFinding] | None = None) -> dict:

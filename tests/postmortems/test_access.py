@@ -114,6 +114,15 @@ def test_outsider_gets_404_not_403(people, restricted):
         access.require_edit(people["named"], restricted)
 
 
+def test_an_action_item_owner_reads_the_restricted_document_but_may_not_edit_it(people, restricted):
+    owner = UserFactory(username="oscar")
+    assert access.can_view(owner, restricted) is False
+    ActionItemFactory(postmortem=restricted, owner=owner)
+    assert access.can_view(owner, restricted) is True
+    assert PostMortem.objects.visible_to(owner).filter(pk=restricted.pk).count() == 1
+    assert access.can_edit(owner, restricted) is False
+
+
 def test_sees_restricted(people, restricted):
     assert access.sees_restricted(people["member"]) is True
     assert access.sees_restricted(people["admin"]) is True

@@ -136,16 +136,15 @@ def _panels(html: str) -> tuple[bool, bool]:
     return 'id="language-check"' in html, 'id="readiness"' in html
 
 
-def test_authors_facilitator_and_staff_see_the_panels_others_do_not(
-    client, team, author, teammate, outsider, staff
-):
+def test_whoever_may_edit_sees_the_panels_others_do_not(client, team, author, teammate, outsider, staff):
+    # Issue 9: the panels follow access.can_edit, so the team's members see them too.
     facilitator = UserFactory(username="fran")
     pm = blaming_draft(team=team, authors=[author], facilitator=facilitator)
     for user, expected in (
         (author, (True, True)),
         (facilitator, (True, True)),
         (staff, (True, True)),
-        (teammate, (False, False)),
+        (teammate, (True, True)),
         (outsider, (False, False)),
     ):
         response = login(client, user).get(pm.get_absolute_url())
@@ -256,9 +255,9 @@ def test_a_waiver_needs_a_reason_and_a_known_section(web, team, author):
     assert not FindingWaiver.objects.exists()
 
 
-def test_others_cannot_waive_on_the_page(client, team, author, teammate):
+def test_others_cannot_waive_on_the_page(client, team, author, outsider):
     pm = blaming_draft(team=team, authors=[author])
-    assert _waive(login(client, teammate), pm).status_code == 403
+    assert _waive(login(client, outsider), pm).status_code == 403
     client.logout()
     response = _waive(client, pm)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
@@ -294,9 +293,9 @@ def test_move_to_review_is_refused_with_the_checklist_when_not_ready(web, team, 
     assert pm.status == "draft"
 
 
-def test_move_to_review_is_for_participants_and_post_only(client, team, author, teammate):
+def test_move_to_review_is_for_participants_and_post_only(client, team, author, outsider):
     pm = ready_draft(team=team, authors=[author])
-    assert login(client, teammate).post(f"/postmortems/{pm.key}/review/").status_code == 403
+    assert login(client, outsider).post(f"/postmortems/{pm.key}/review/").status_code == 403
     assert login(client, author).get(f"/postmortems/{pm.key}/review/").status_code == 405
     client.logout()
     assert client.post(f"/postmortems/{pm.key}/review/").status_code == 302

@@ -219,7 +219,7 @@ def test_reindex_reads_rows_fresh_even_when_the_caller_prefetched(author, team):
     from postmortems.selectors import postmortem_detail
 
     pm = postmortem_save(user=author, fields=_fields(team))
-    loaded = postmortem_detail().get(pk=pm.pk)  # action_items prefetched: empty
+    loaded = postmortem_detail(user=author).get(pk=pm.pk)  # action_items prefetched: empty
     postmortem_save(
         postmortem=loaded, fields={}, action_items=[_item(UserFactory(), text="Add a quokka probe")]
     )

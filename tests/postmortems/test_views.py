@@ -469,13 +469,29 @@ def test_not_doing_with_a_reason_is_saved(web, author):
     assert item.not_doing_reason == "Service retired"
 
 
-def test_nobody_changes_someone_elses_item(web, teammate):
+def test_nobody_changes_someone_elses_item_of_a_document_they_may_not_edit(web, teammate):
+    # Issue 9: the item's document (another team's) is readable, so a reader who
+    # neither owns the item nor may edit the document gets the 403 page, no longer 404.
     item = ActionItemFactory(owner=teammate)
     response = web.post(
         reverse("postmortems:action_item_status", kwargs={"pk": item.pk}),
         {f"ai{item.pk}-status": "done"},
     )
+    assert response.status_code == 403
+    assert "not change it" in response.content.decode()
+    item.refresh_from_db()
+    assert item.status == ActionItem.Status.OPEN
+
+
+def test_an_item_of_a_restricted_document_is_404_for_outsiders(web, teammate):
+    pm = PostMortemFactory(visibility=PostMortem.Visibility.RESTRICTED, title="Secret breach")
+    item = ActionItemFactory(postmortem=pm, owner=teammate)
+    response = web.post(
+        reverse("postmortems:action_item_status", kwargs={"pk": item.pk}),
+        {f"ai{item.pk}-status": "done"},
+    )
     assert response.status_code == 404
+    assert "Secret breach" not in response.content.decode()
     item.refresh_from_db()
     assert item.status == ActionItem.Status.OPEN
 
