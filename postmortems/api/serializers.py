@@ -59,6 +59,12 @@ class DurationSecondsField(serializers.Field):
         return None if value is None else int(value.total_seconds())
 
 
+def _url_or_blank() -> serializers.CharField:
+    """A read-only URL column that may be blank: typed as a plain string, because
+    ``format: uri`` would make the ``""`` of "no URL" a schema violation."""
+    return serializers.CharField(read_only=True, help_text='An http(s) URL, or "" when there is none.')
+
+
 def _username_field(**kwargs) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.all(), **kwargs)
 
@@ -208,7 +214,7 @@ class FindingWaiverWriteSerializer(serializers.Serializer):
 
 
 class FindingWaiverSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = FindingWaiver
@@ -226,6 +232,8 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
     the view. ``snippet`` (HTML: escaped text with ``<mark>`` around matches) and
     ``search_rank`` (float, higher is better, comparable only within one
     response) are filled when the list is searched with ``?q=``, null otherwise.
+    ``visibility`` is "organisation" or "restricted"; ``version`` is the number
+    the document's ``ETag`` carries.
     """
 
     url = serializers.HyperlinkedIdentityField(view_name="api:postmortem-detail")
@@ -257,6 +265,8 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
             "snippet",
             "search_rank",
             "action_items_past_window",
+            "visibility",
+            "version",
             "created_at",
             "updated_at",
         ]
@@ -268,6 +278,8 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
+    evidence_url = _url_or_blank()
+
     class Meta:
         model = TimelineEntry
         fields = ["id", "at", "text", "evidence_url"]
@@ -275,10 +287,12 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
 
 class ActionItemInlineSerializer(serializers.ModelSerializer):
-    """An action item as shown inside its post-mortem."""
+    """An action item as shown inside its post-mortem; ``version`` is the one its
+    own ``ETag`` carries (``/api/v1/action-items/{id}/``)."""
 
     key = serializers.CharField(read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    ticket_url = _url_or_blank()
     is_overdue = serializers.BooleanField(read_only=True)
     followup_due = FollowUpDueField()
     past_followup_window = PastFollowUpWindowField()
@@ -299,6 +313,7 @@ class ActionItemInlineSerializer(serializers.ModelSerializer):
             "is_overdue",
             "followup_due",
             "past_followup_window",
+            "version",
         ]
         read_only_fields = fields
 
@@ -323,7 +338,11 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
     """A whole post-mortem: the document, its sections (Markdown) and its rows.
 
     Durations are whole seconds from the start, null when either end is unknown.
-    ``html_url`` is the absolute address of the web page.
+    ``html_url`` is the absolute address of the web page. ``visibility`` says who
+    may read it ("organisation": everyone signed in; "restricted": its team, its
+    authors, its facilitator, the usernames in ``restricted_to`` and admins).
+    ``version`` grows by one with every change and is what the ``ETag`` header
+    carries; send it back in ``If-Match`` to change the document.
     """
 
     url = serializers.HyperlinkedIdentityField(view_name="api:postmortem-detail")
@@ -333,7 +352,8 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
     services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     factors = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     authors = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-    facilitator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    facilitator = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    restricted_to = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     time_to_detect = DurationSecondsField()
     time_to_mitigate = DurationSecondsField()
     time_to_resolve = DurationSecondsField()
@@ -344,6 +364,7 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
     followup_due = FollowUpDueField()
     action_items_past_window = ItemsPastWindowField()
     lint = serializers.SerializerMethodField()
+    source_url = _url_or_blank()
 
     class Meta:
         model = PostMortem
@@ -380,6 +401,9 @@ class PostMortemDetailSerializer(serializers.ModelSerializer):
             "lint",
             "source_url",
             "external_id",
+            "visibility",
+            "restricted_to",
+            "version",
             "created_at",
             "updated_at",
         ]
@@ -451,14 +475,22 @@ class DeclinedChangeRowSerializer(RowSerializer):
         fields = ["id", "text", "rationale"]
 
 
+class VisibleActionItemField(serializers.PrimaryKeyRelatedField):
+    """An action item id, looked up among the items the request's user may read,
+    so an item of a document they may not see reads as "does not exist" — the
+    same answer as for an id that was never used."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return ActionItem.objects.visible_to(getattr(request, "user", None))
+
+
 class FixPullRequestRowSerializer(RowSerializer):
     """A fix PR row: the URL must be a pull (or merge) request; repository and
     number are read from it. ``action_item`` is the id of an action item of the
     same post-mortem, or null."""
 
-    action_item = serializers.PrimaryKeyRelatedField(
-        queryset=ActionItem.objects.all(), required=False, allow_null=True
-    )
+    action_item = VisibleActionItemField(required=False, allow_null=True)
 
     class Meta:
         model = FixPullRequest
@@ -478,7 +510,9 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
     Required on create: ``title``, ``team`` (slug), ``severity`` (SEV1–SEV4),
     ``what_happened`` and ``why_it_happened`` (non-blank Markdown). ``services``
     and ``factors`` are lists of slugs, ``authors`` a list of usernames,
-    ``facilitator`` a username. A row list (``timeline``, ``action_items``,
+    ``facilitator`` a username. ``visibility`` is "organisation" (the default)
+    or "restricted"; ``restricted_to`` lists the usernames of people outside the
+    team who may read a restricted document. A row list (``timeline``, ``action_items``,
     ``declined_changes``, ``fix_prs``) replaces that kind of row: listed rows with
     an ``id`` are updated, rows without one created, unlisted rows deleted.
     """
@@ -492,6 +526,8 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
     )
     authors = _username_field(many=True, required=False)
     facilitator = _username_field(required=False, allow_null=True)
+    visibility = serializers.ChoiceField(choices=PostMortem.Visibility.choices, required=False)
+    restricted_to = _username_field(many=True, required=False)
     severity = serializers.ChoiceField(choices=PostMortem.Severity.choices)
     what_happened = _section_field(required=True, what="what happened")
     why_it_happened = _section_field(required=True, what="why it happened")
@@ -533,6 +569,8 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
             "factors",
             "source_url",
             "external_id",
+            "visibility",
+            "restricted_to",
             "timeline",
             "action_items",
             "declined_changes",
@@ -582,12 +620,17 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
-    """An action item with the post-mortem it belongs to (``postmortem`` is its id)."""
+    """An action item with the post-mortem it belongs to (``postmortem`` is its id).
+
+    ``version`` grows by one with every change and is what the ``ETag`` header
+    carries; send it back in ``If-Match`` to change the item.
+    """
 
     key = serializers.CharField(read_only=True)
     postmortem = serializers.IntegerField(source="postmortem_id", read_only=True)
     postmortem_key = serializers.SerializerMethodField()
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    ticket_url = _url_or_blank()
     is_overdue = serializers.BooleanField(read_only=True)
     followup_due = FollowUpDueField()
     past_followup_window = PastFollowUpWindowField()
@@ -610,6 +653,7 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "is_overdue",
             "followup_due",
             "past_followup_window",
+            "version",
             "created_at",
             "updated_at",
         ]
@@ -633,7 +677,8 @@ class ActionItemWriteSerializer(serializers.ModelSerializer):
 
 
 class ContributingFactorSerializer(serializers.ModelSerializer):
-    """A contributing factor; ``postmortem_count`` counts the documents tagged with it."""
+    """A contributing factor; ``postmortem_count`` counts the documents tagged with it
+    that the caller may read (deleted ones never count)."""
 
     postmortem_count = serializers.IntegerField(read_only=True)
 
@@ -660,7 +705,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class ServiceSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Service

@@ -218,6 +218,7 @@ def test_the_fields_are_read_only(api, team):
         f"/api/v1/action-items/{item.pk}/",
         {"followup_due": "2030-01-01", "past_followup_window": False, "text": "Renamed"},
         format="json",
+        HTTP_IF_MATCH="*",
     )
 
     assert response.status_code == 200

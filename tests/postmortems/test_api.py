@@ -34,6 +34,11 @@ def detail_url(pm) -> str:
     return f"{LIST}{pm.pk}/"
 
 
+def etag(pm) -> str:
+    """The ETag a client would have read for ``pm`` (its stored version, quoted)."""
+    return f'"{PostMortem.all_objects.get(pk=pm.pk).version}"'
+
+
 def valid_body(**changes) -> dict:
     """A minimal valid create body for the ``payments`` team."""
     body = {
@@ -274,7 +279,10 @@ def test_detail_shows_the_whole_document(api, team, teammate):
         # SEV2: the follow-up window ends 28 days after resolution (followthrough).
         "followup_due": (timezone.localdate(pm.resolved_at) + dt.timedelta(days=28)).isoformat(),
         "past_followup_window": False,
+        "version": 1,
     }
+    assert (data["visibility"], data["restricted_to"], data["version"]) == ("organisation", [], 1)
+    assert response["ETag"] == '"1"'
     assert data["fix_prs"][0]["action_item"] == item.pk
     assert data["declined_changes"][0]["rationale"]
     assert data["timeline"][0]["text"] == "Error-rate alert fired for checkout."
@@ -301,9 +309,10 @@ def test_detail_query_count_does_not_grow_with_rows(api, team, django_assert_max
         TimelineEntryFactory(postmortem=pm)
         DeclinedChangeFactory(postmortem=pm)
 
-    # postmortem + services, authors, factors, timeline, declined, items, fix PRs,
-    # and the lint block (the document's waivers and its action items' texts)
-    with django_assert_max_num_queries(10):
+    # postmortem (its visibility in the same query) + services, authors, factors,
+    # named readers, timeline, declined, items, fix PRs, and the lint block (the
+    # document's waivers and its action items' texts)
+    with django_assert_max_num_queries(11):
         response = api.get(detail_url(pm))
     assert len(response.json()["action_items"]) == 6
 
@@ -322,7 +331,9 @@ def test_patch_changes_only_the_given_fields_and_leaves_rows_alone(api, pm):
     item = ActionItemFactory(postmortem=pm)
     before = (pm.severity, pm.what_happened, list(pm.timeline.values_list("pk", flat=True)))
 
-    response = api.patch(detail_url(pm), {"title": "New title", "severity": "SEV1"}, format="json")
+    response = api.patch(
+        detail_url(pm), {"title": "New title", "severity": "SEV1"}, format="json", HTTP_IF_MATCH=etag(pm)
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["title"] == "New title"
@@ -343,7 +354,7 @@ def test_patch_row_list_replaces_the_rows(api, pm, teammate):
         ]
     }
 
-    response = api.patch(detail_url(pm), body, format="json")
+    response = api.patch(detail_url(pm), body, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 200, response.json()
     assert [row["text"] for row in response.json()["action_items"]] == ["Changed text", "A brand new item"]
@@ -361,7 +372,10 @@ def test_patch_row_without_status_keeps_a_done_item_done(api, pm):
     done = ActionItemFactory(postmortem=pm, status="done", completed_at=done_at)
 
     response = api.patch(
-        detail_url(pm), {"action_items": [{"id": done.pk, "text": "Typo fixed"}]}, format="json"
+        detail_url(pm),
+        {"action_items": [{"id": done.pk, "text": "Typo fixed"}]},
+        format="json",
+        HTTP_IF_MATCH=etag(pm),
     )
 
     assert response.status_code == 200
@@ -375,7 +389,7 @@ def test_patch_rows_are_searchable_at_once(api, pm):
         "timeline": [{"at": "2024-03-01T10:00:00Z", "text": "Zookeeper lost quorum"}],
     }
 
-    response = api.patch(detail_url(pm), body, format="json")
+    response = api.patch(detail_url(pm), body, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 200
     pm.refresh_from_db()
@@ -386,7 +400,9 @@ def test_patch_rows_are_searchable_at_once(api, pm):
 def test_patch_with_an_empty_list_deletes_those_rows(api, pm):
     DeclinedChangeFactory(postmortem=pm)
 
-    response = api.patch(detail_url(pm), {"declined_changes": [], "timeline": []}, format="json")
+    response = api.patch(
+        detail_url(pm), {"declined_changes": [], "timeline": []}, format="json", HTTP_IF_MATCH=etag(pm)
+    )
 
     assert response.status_code == 200
     assert response.json()["declined_changes"] == [] and response.json()["timeline"] == []
@@ -396,7 +412,12 @@ def test_patch_with_an_empty_list_deletes_those_rows(api, pm):
 def test_patch_replaces_m2m_lists_by_slug_and_username(api, pm, teammate):
     pm.factors.set([factor("retry-storm")])
 
-    response = api.patch(detail_url(pm), {"factors": ["config-change"], "authors": ["bob"]}, format="json")
+    response = api.patch(
+        detail_url(pm),
+        {"factors": ["config-change"], "authors": ["bob"]},
+        format="json",
+        HTTP_IF_MATCH=etag(pm),
+    )
 
     assert response.status_code == 200
     assert list(pm.factors.values_list("slug", flat=True)) == ["config-change"]
@@ -404,7 +425,9 @@ def test_patch_replaces_m2m_lists_by_slug_and_username(api, pm, teammate):
 
 
 def test_patch_new_row_needs_its_required_fields(api, pm):
-    response = api.patch(detail_url(pm), {"action_items": [{"text": "no owner"}]}, format="json")
+    response = api.patch(
+        detail_url(pm), {"action_items": [{"text": "no owner"}]}, format="json", HTTP_IF_MATCH=etag(pm)
+    )
 
     assert response.status_code == 400
     assert {"owner", "due_date"} <= set(response.json()["action_items"]["0"])
@@ -415,7 +438,10 @@ def test_patch_cannot_update_a_row_of_another_postmortem(api, pm, team):
     foreign = ActionItemFactory(postmortem=PostMortemFactory(team=team), text="foreign")
 
     response = api.patch(
-        detail_url(pm), {"action_items": [{"id": foreign.pk, "text": "hijacked"}]}, format="json"
+        detail_url(pm),
+        {"action_items": [{"id": foreign.pk, "text": "hijacked"}]},
+        format="json",
+        HTTP_IF_MATCH=etag(pm),
     )
 
     assert response.status_code == 400
@@ -428,7 +454,7 @@ def test_fix_pr_may_link_an_action_item_of_the_same_postmortem(api, pm):
     item = ActionItemFactory(postmortem=pm)
     body = {"fix_prs": [{"url": "https://gitlab.com/acme/shop/-/merge_requests/9", "action_item": item.pk}]}
 
-    response = api.patch(detail_url(pm), body, format="json")
+    response = api.patch(detail_url(pm), body, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 200, response.json()
     pr = pm.fix_prs.get()
@@ -440,7 +466,7 @@ def test_fix_pr_rejects_an_action_item_of_another_postmortem(api, pm, team):
     foreign = ActionItemFactory(postmortem=PostMortemFactory(team=team))
     body = {"fix_prs": [{"url": "https://github.com/acme/shop/pull/3", "action_item": foreign.pk}]}
 
-    response = api.patch(detail_url(pm), body, format="json")
+    response = api.patch(detail_url(pm), body, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 400
     assert "same post-mortem" in response.json()["fix_prs"][0]
@@ -454,7 +480,7 @@ def test_invalid_patch_saves_nothing(api, pm):
         "action_items": [{"id": item.pk, "text": "changed"}, _item(status="not_doing")],
     }
 
-    response = api.patch(detail_url(pm), body, format="json")
+    response = api.patch(detail_url(pm), body, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 400
     pm.refresh_from_db()
@@ -464,7 +490,7 @@ def test_invalid_patch_saves_nothing(api, pm):
 
 
 def test_patch_rejects_blanking_a_required_section(api, pm):
-    response = api.patch(detail_url(pm), {"why_it_happened": " "}, format="json")
+    response = api.patch(detail_url(pm), {"why_it_happened": " "}, format="json", HTTP_IF_MATCH=etag(pm))
 
     assert response.status_code == 400
     assert "why_it_happened" in response.json()
@@ -472,22 +498,36 @@ def test_patch_rejects_blanking_a_required_section(api, pm):
     assert pm.why_it_happened.strip()
 
 
-def test_put_and_delete_are_not_offered(api, pm):
-    assert api.put(detail_url(pm), valid_body(), format="json").status_code == 405
-    assert api.delete(detail_url(pm)).status_code == 405
+def test_put_is_not_offered(api, pm):
+    assert api.put(detail_url(pm), valid_body(), format="json", HTTP_IF_MATCH=etag(pm)).status_code == 405
     pm.refresh_from_db()
     assert pm.title == "Old title"
 
 
-def test_any_signed_in_user_may_edit_for_now(pm, outsider):
+def test_a_signed_in_reader_who_may_not_edit_gets_403_and_nothing_changes(pm, outsider):
     client = APIClient()
     client.force_authenticate(outsider)
 
-    response = client.patch(detail_url(pm), {"title": "Edited by an outsider"}, format="json")
+    response = client.patch(
+        detail_url(pm), {"title": "Edited by an outsider"}, format="json", HTTP_IF_MATCH=etag(pm)
+    )
+
+    assert response.status_code == 403
+    assert "authors" in response.json()["detail"]
+    pm.refresh_from_db()
+    assert (pm.title, pm.version) == ("Old title", 1)
+
+
+def test_a_teammate_who_is_not_an_author_may_edit(pm, teammate):
+    client = APIClient()
+    client.force_authenticate(teammate)
+
+    response = client.patch(
+        detail_url(pm), {"title": "Edited by the team"}, format="json", HTTP_IF_MATCH=etag(pm)
+    )
 
     assert response.status_code == 200
-    pm.refresh_from_db()
-    assert pm.title == "Edited by an outsider"
+    assert PostMortem.objects.get(pk=pm.pk).title == "Edited by the team"
 
 
 # --- authentication -----------------------------------------------------------------
@@ -528,7 +568,10 @@ def test_anonymous_cannot_read_or_write_a_postmortem(anon_api, some_rows):
     assert anon_api.get(detail_url(pm)).status_code == 401
     assert anon_api.get(f"/api/v1/action-items/{some_rows.pk}/").status_code == 401
     assert anon_api.post(LIST, valid_body(), format="json").status_code == 401
-    assert anon_api.patch(detail_url(pm), {"title": "x"}, format="json").status_code == 401
+    assert (
+        anon_api.patch(detail_url(pm), {"title": "x"}, format="json", HTTP_IF_MATCH=etag(pm)).status_code
+        == 401
+    )
     assert (
         anon_api.patch(f"/api/v1/action-items/{some_rows.pk}/", {"status": "done"}, format="json").status_code
         == 401

@@ -17,6 +17,11 @@ def detail_url(item) -> str:
     return f"{LIST}{item.pk}/"
 
 
+def etag(item) -> str:
+    """The ETag a client would have read for ``item`` (its stored version, quoted)."""
+    return f'"{ActionItem.all_objects.get(pk=item.pk).version}"'
+
+
 def keys(response) -> list[str]:
     assert response.status_code == 200, response.json()
     return [row["key"] for row in response.json()["results"]]
@@ -104,7 +109,7 @@ def test_retrieve_an_item(api, items):
 def test_marking_done_stamps_completed_at(api, items):
     overdue = items[0]
 
-    response = api.patch(detail_url(overdue), {"status": "done"}, format="json")
+    response = api.patch(detail_url(overdue), {"status": "done"}, format="json", HTTP_IF_MATCH=etag(overdue))
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "done" and response.json()["is_overdue"] is False
@@ -115,7 +120,7 @@ def test_marking_done_stamps_completed_at(api, items):
 def test_reopening_clears_completed_at(api, items):
     done = items[1]
 
-    response = api.patch(detail_url(done), {"status": "in_progress"}, format="json")
+    response = api.patch(detail_url(done), {"status": "in_progress"}, format="json", HTTP_IF_MATCH=etag(done))
 
     assert response.status_code == 200
     done.refresh_from_db()
@@ -125,7 +130,9 @@ def test_reopening_clears_completed_at(api, items):
 def test_not_doing_needs_a_reason(api, items):
     overdue = items[0]
 
-    response = api.patch(detail_url(overdue), {"status": "not_doing"}, format="json")
+    response = api.patch(
+        detail_url(overdue), {"status": "not_doing"}, format="json", HTTP_IF_MATCH=etag(overdue)
+    )
 
     assert response.status_code == 400
     assert "not_doing_reason" in response.json()
@@ -140,6 +147,7 @@ def test_not_doing_with_a_reason_is_recorded(api, items):
         detail_url(overdue),
         {"status": "not_doing", "not_doing_reason": "Service retired"},
         format="json",
+        HTTP_IF_MATCH=etag(overdue),
     )
 
     assert response.status_code == 200
@@ -161,6 +169,7 @@ def test_patch_other_fields_keeps_the_other_items_intact(api, items, teammate):
             "ticket_url": "https://tracker.example.com/T-1",
         },
         format="json",
+        HTTP_IF_MATCH=etag(overdue),
     )
 
     assert response.status_code == 200, response.json()
@@ -181,7 +190,9 @@ def test_patch_other_fields_keeps_the_other_items_intact(api, items, teammate):
 def test_changed_text_is_searchable_at_once(api, items):
     overdue = items[0]
 
-    response = api.patch(detail_url(overdue), {"text": "Alert on resolver latency"}, format="json")
+    response = api.patch(
+        detail_url(overdue), {"text": "Alert on resolver latency"}, format="json", HTTP_IF_MATCH=etag(overdue)
+    )
 
     assert response.status_code == 200
     found = api.get("/api/v1/postmortems/", {"q": "resolver latency"}).json()["results"]
@@ -191,7 +202,9 @@ def test_changed_text_is_searchable_at_once(api, items):
 def test_patch_text_and_status_together(api, items):
     overdue = items[0]
 
-    response = api.patch(detail_url(overdue), {"text": "Closed", "status": "done"}, format="json")
+    response = api.patch(
+        detail_url(overdue), {"text": "Closed", "status": "done"}, format="json", HTTP_IF_MATCH=etag(overdue)
+    )
 
     assert response.status_code == 200
     overdue.refresh_from_db()
@@ -215,7 +228,7 @@ def test_patch_rejects_bad_input_and_saves_nothing(api, items, body, field):
     overdue = items[0]
     before = ActionItem.objects.values().get(pk=overdue.pk)
 
-    response = api.patch(detail_url(overdue), body, format="json")
+    response = api.patch(detail_url(overdue), body, format="json", HTTP_IF_MATCH=etag(overdue))
 
     assert response.status_code == 400
     assert field in response.json()

@@ -92,7 +92,8 @@ def test_schema_lists_every_api_path(db):
 
     paths = schema["paths"]
     assert set(paths["/api/v1/postmortems/"]) == {"get", "post"}
-    assert set(paths["/api/v1/postmortems/{id}/"]) == {"get", "patch"}
+    assert set(paths["/api/v1/postmortems/{id}/"]) == {"get", "patch", "delete"}
+    assert set(paths["/api/v1/postmortems/{id}/restore/"]) == {"post"}
     assert set(paths["/api/v1/action-items/"]) == {"get"}
     assert set(paths["/api/v1/action-items/{id}/"]) == {"get", "patch"}
     for name in ("factors", "teams", "services"):
@@ -115,6 +116,29 @@ def test_schema_lists_every_api_path(db):
         "page_size",
     } <= list_parameters
     assert "mine" in {p["name"] for p in paths["/api/v1/action-items/"]["get"]["parameters"]}
+
+
+def test_schema_documents_if_match_and_the_precondition_answers(db):
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+
+    for path, method in (
+        ("/api/v1/postmortems/{id}/", "patch"),
+        ("/api/v1/postmortems/{id}/", "delete"),
+        ("/api/v1/postmortems/{id}/restore/", "post"),
+        ("/api/v1/action-items/{id}/", "patch"),
+    ):
+        operation = paths[path][method]
+        [if_match] = [p for p in operation["parameters"] if p["name"] == "If-Match"]
+        assert (if_match["in"], if_match["required"]) == ("header", True)
+        assert {"400", "401", "404", "412", "428"} <= set(operation["responses"]), (path, method)
+        failed = operation["responses"]["412"]
+        assert failed["content"]["application/json"]["schema"]["$ref"].endswith("/PreconditionFailed")
+        assert "ETag" in failed["headers"]
+    for path in ("/api/v1/postmortems/{id}/", "/api/v1/action-items/{id}/"):
+        assert "ETag" in paths[path]["get"]["responses"]["200"]["headers"]
+        assert {"401", "404"} <= set(paths[path]["get"]["responses"])
+    assert "ETag" in paths["/api/v1/postmortems/"]["post"]["responses"]["201"]["headers"]
+    assert "If-Match" not in {p["name"] for p in paths["/api/v1/postmortems/"]["post"].get("parameters", [])}
 
 
 def test_schema_is_valid_openapi(db, tmp_path):

@@ -396,7 +396,9 @@ def test_waiver_for_unknown_post_mortem_is_404(api, db):
 
 def test_patching_status_of_a_draft_that_is_not_ready_is_a_400_with_the_failing_checks(api, team):
     pm = blaming_draft(team=team, title="Old title")
-    response = api.patch(detail_url(pm), {"status": "in_review", "title": "New title"}, format="json")
+    response = api.patch(
+        detail_url(pm), {"status": "in_review", "title": "New title"}, format="json", HTTP_IF_MATCH="*"
+    )
     assert response.status_code == 400
     messages = response.json()["status"]
     assert len(messages) == 4
@@ -410,7 +412,7 @@ def test_patching_status_of_a_draft_that_is_not_ready_is_a_400_with_the_failing_
 
 def test_a_ready_draft_moves_to_review(api, team):
     pm = ready_draft(team=team)
-    response = api.patch(detail_url(pm), {"status": "in_review"}, format="json")
+    response = api.patch(detail_url(pm), {"status": "in_review"}, format="json", HTTP_IF_MATCH="*")
     assert response.status_code == 200
     assert response.json()["status"] == "in_review"
     pm.refresh_from_db()
@@ -442,6 +444,7 @@ def test_staff_override_moves_the_draft_and_records_why(team):
         detail_url(pm),
         {"status": "in_review", "readiness_override_reason": "Review meeting is today; fixing live."},
         format="json",
+        HTTP_IF_MATCH="*",
     )
     assert response.status_code == 200
     assert "readiness_override_reason" not in response.json()  # write-only
@@ -457,7 +460,10 @@ def test_staff_override_moves_the_draft_and_records_why(team):
 def test_non_staff_override_is_refused(api, team):
     pm = blaming_draft(team=team)
     response = api.patch(
-        detail_url(pm), {"status": "in_review", "readiness_override_reason": "Trust me."}, format="json"
+        detail_url(pm),
+        {"status": "in_review", "readiness_override_reason": "Trust me."},
+        format="json",
+        HTTP_IF_MATCH="*",
     )
     assert response.status_code == 400
     assert response.json()["status"] == ["Only an admin can override the readiness check."]
@@ -471,7 +477,10 @@ def test_an_override_reason_over_1000_characters_is_a_400(team):
     client = APIClient()
     client.force_authenticate(UserFactory(username="admin", is_staff=True))
     response = client.patch(
-        detail_url(pm), {"status": "in_review", "readiness_override_reason": "x" * 1001}, format="json"
+        detail_url(pm),
+        {"status": "in_review", "readiness_override_reason": "x" * 1001},
+        format="json",
+        HTTP_IF_MATCH="*",
     )
     assert response.status_code == 400
     assert "readiness_override_reason" in response.json()
@@ -480,6 +489,6 @@ def test_an_override_reason_over_1000_characters_is_a_400(team):
 
 def test_documents_already_past_draft_are_not_gated(api, team):
     pm = PostMortemFactory(team=team, status="in_review", why_it_happened="The on-call forgot.")
-    response = api.patch(detail_url(pm), {"status": "reviewed"}, format="json")
+    response = api.patch(detail_url(pm), {"status": "reviewed"}, format="json", HTTP_IF_MATCH="*")
     assert response.status_code == 200
     assert PostMortem.objects.get(pk=pm.pk).status == "reviewed"
