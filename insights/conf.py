@@ -12,8 +12,12 @@
 - ``INSIGHTS_DEFAULT_MONTHS`` (12): the default date range is this many whole
   months up to today.
 - ``INSIGHTS_CACHE_SECONDS`` (300): the organisation and team figures are kept
-  this long in Django's cache (per team, range and day), so a dashboard opened
-  by many people is computed once; 0 turns it off.
+  this long in Django's cache (per team, range, day and audience: see
+  ``insights.caching``), so a dashboard opened by many people is computed once;
+  0 turns it off.
+- ``INSIGHTS_SNAPSHOT_SECONDS`` (300): the default organisation page of the
+  shared audiences is precomputed this often by Celery beat
+  (``insights.snapshots``); 0 turns it off.
 
 A team can override the first three with a ``TeamTargets`` row (admin).
 """
@@ -46,3 +50,15 @@ MAX_RANGE_DAYS = 3700
 def cache_seconds() -> int:
     """How long computed figures are kept (``INSIGHTS_CACHE_SECONDS``, default 300; 0: not kept)."""
     return int(getattr(settings, "INSIGHTS_CACHE_SECONDS", 300))
+
+
+def snapshot_seconds() -> int:
+    """How often the default organisation figures are precomputed in the background
+    (``INSIGHTS_SNAPSHOT_SECONDS``, default 300; 0: never, pages compute live)."""
+    return int(getattr(settings, "INSIGHTS_SNAPSHOT_SECONDS", 300))
+
+
+def snapshot_max_age() -> int:
+    """A snapshot older than this many seconds is not shown (the page computes live):
+    three refresh intervals, so a stopped beat never shows old figures for long."""
+    return 3 * snapshot_seconds()

@@ -62,10 +62,13 @@ class InsightsFilterForm(forms.Form):
         data["from"], data["to"] = start, end
         return data
 
-    def scope(self) -> InsightsScope:
-        """The scope asked for; call after ``is_valid()`` returned True."""
+    def scope(self, viewer) -> InsightsScope:
+        """The scope asked for by ``viewer`` (whose readable documents the figures
+        count); call after ``is_valid()`` returned True."""
         data = self.cleaned_data
-        return InsightsScope(start=data["from"], end=data["to"], team=data.get("team"), now=self.now)
+        return InsightsScope(
+            start=data["from"], end=data["to"], team=data.get("team"), now=self.now, viewer=viewer
+        )
 
     def query(self, **override) -> str:
         """The query string of the current filter (for CSV links and the zoom links)."""

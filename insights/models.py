@@ -53,3 +53,43 @@ class TeamTargets(models.Model):
 
     def __str__(self) -> str:
         return f"Targets of {self.team}"
+
+
+class FiguresSnapshot(models.Model):
+    """The precomputed figures of one shared audience's default organisation page
+    (``insights.snapshots``), refreshed in the background every few minutes.
+
+    ``data`` is the pickled ``InsightsScope.cache`` (selector results) the
+    ``insights.refresh_snapshots`` task computed; it is written and read only by
+    this application. Kept in the database rather than Django's cache because the
+    cache is per process unless ``CACHE_URL`` is set, so a worker's snapshot would
+    never reach the web processes, and an evicted entry would send a reader back
+    to the slow live computation.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    audience = models.CharField(max_length=40)
+    day = models.DateField(help_text="The day (server time zone) the default range ends on.")
+    computed_at = models.DateTimeField(help_text="When the figures were read from the database.")
+    duration_ms = models.PositiveIntegerField(default=0)
+    data = models.BinaryField()
+
+    class Meta:
+        verbose_name = "figures snapshot"
+
+    def __str__(self) -> str:
+        return f"Insights snapshot for {self.audience} as of {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class SnapshotEpoch(models.Model):
+    """One row: a counter raised whenever a post-mortem is restricted or deleted.
+
+    A snapshot task keeps what it computed only if the counter did not move while
+    it computed (``insights.snapshots``), so figures read before a restriction
+    committed are never kept after it.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Insights snapshot epoch {self.value}"

@@ -18,8 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from insights import figures, selectors
-from insights.caching import COMPUTED_AT, kept
+from insights import conf, figures, selectors
+from insights.caching import COMPUTED_AT, FROM_SNAPSHOT, kept
 from insights.db import tuned_reads
 from insights.filters import InsightsActionItemFilter
 from insights.forms import InsightsFilterForm
@@ -47,13 +47,15 @@ def _page(
     base = {"form": form, "teams": Team.objects.order_by("name").only("slug", "name"), **context}
     if not form.is_valid():
         return render(request, template, {**base, "figures": [], "invalid": True}, status=400)
-    scope = form.scope()
+    scope = form.scope(request.user)
     figures_context = _compute(scope, build, keep)
     context = {
         **base,
         "scope": scope,
         "query": form.query(),
         "computed_at": scope.cache[COMPUTED_AT] if keep else None,
+        "from_snapshot": bool(keep and scope.cache.get(FROM_SNAPSHOT)),
+        "snapshot_minutes": max(1, conf.snapshot_seconds() // 60),
         **figures_context,
     }
     return render(request, template, context)
@@ -63,8 +65,11 @@ def _compute(scope: InsightsScope, build: Callable, keep: bool) -> dict:
     if not keep:
         with tuned_reads():
             return build(scope)
-    with kept(scope), tuned_reads():
-        return build(scope)
+    with kept(scope):
+        if scope.cache.get(FROM_SNAPSHOT):  # precomputed: nothing heavy to tune for
+            return build(scope)
+        with tuned_reads():
+            return build(scope)
 
 
 def _organisation_figures(scope: InsightsScope) -> dict:
@@ -127,9 +132,12 @@ def my_work(request: HttpRequest) -> HttpResponse:
 @login_required
 @GET
 def action_items(request: HttpRequest) -> HttpResponse:
-    """The action items behind a figure: ``InsightsActionItemFilter``'s parameters, 50 a page."""
-    queryset = ActionItem.objects.select_related("postmortem", "postmortem__team", "owner").order_by(
-        "due_date", "id"
+    """The action items behind a figure (only of post-mortems the viewer may read):
+    ``InsightsActionItemFilter``'s parameters, 50 a page."""
+    queryset = (
+        ActionItem.objects.visible_to(request.user)
+        .select_related("postmortem", "postmortem__team", "owner")
+        .order_by("due_date", "id")
     )
     filterset = InsightsActionItemFilter(request.GET or None, queryset=queryset, request=request)
     items = filterset.qs
@@ -170,7 +178,7 @@ def figure_csv(request: HttpRequest, figure: str) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    scope = form.scope()
+    scope = form.scope(request.user)
     # The page's own figures (kept ones too), so the CSV has the numbers the page shows.
     if figure.startswith("my-"):
 

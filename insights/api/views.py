@@ -48,6 +48,6 @@ class InsightsView(APIView):
         if not form.is_valid():
             errors = {("non_field_errors" if k == "__all__" else k): list(v) for k, v in form.errors.items()}
             return Response(errors, status=400)
-        with kept(form.scope()) as scope, tuned_reads():
+        with kept(form.scope(request.user)) as scope, tuned_reads():
             report = insights_report(scope)
         return Response(InsightsSerializer(report).data)

@@ -215,9 +215,10 @@ def org(team, author, teammate):
 
 @pytest.fixture
 def scope(org):
-    """The organisation-wide scope of the fixture: 2026-01-01 … 2026-06-15, now 06-15 12:00."""
+    """The organisation-wide scope of the fixture: 2026-01-01 … 2026-06-15, now 06-15 12:00,
+    seen by alice (every fixture document is an organisation one) unless ``viewer`` says."""
 
-    def make(team=None, start=START, end=END):
-        return InsightsScope(start=start, end=end, team=team, now=NOW)
+    def make(team=None, start=START, end=END, viewer=None):
+        return InsightsScope(start=start, end=end, team=team, now=NOW, viewer=viewer or org.alice)
 
     return make

@@ -415,10 +415,10 @@ def test_quality_budget_uses_the_teams_own_ceiling_and_grace(org, scope):
     assert result[org.payments.pk]["within"] is False
 
 
-def test_quality_budget_boundary_is_more_than_grace_days(db, team, now):
+def test_quality_budget_boundary_is_more_than_grace_days(db, team, author, now):
     pm = PostMortemFactory(team=team, severity=PostMortem.Severity.SEV1)
     ActionItemFactory(postmortem=pm, due_date=now.date() - dt.timedelta(days=7))
-    scope = selectors.InsightsScope(start=now.date(), end=now.date(), now=now)
+    scope = selectors.InsightsScope(start=now.date(), end=now.date(), now=now, viewer=author)
 
     row = selectors.quality_budget(scope)[team.pk]
 
