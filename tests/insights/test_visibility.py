@@ -17,7 +17,7 @@ from django.test import Client
 
 from insights import selectors
 from insights.selectors.scope import ADMIN_AUDIENCE, NOBODY_AUDIENCE, ORGANISATION_AUDIENCE
-from postmortems.models import ActionItem, PostMortem
+from postmortems.models import PostMortem
 from postmortems.services import postmortem_delete
 from tests.factories import ActionItemFactory, UserFactory
 from tests.insights.conftest import NOW, at
