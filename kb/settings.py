@@ -443,6 +443,15 @@ INSIGHTS_BUDGET_SEVERE_GRACE_DAYS = env_int("INSIGHTS_BUDGET_SEVERE_GRACE_DAYS",
 INSIGHTS_DEFAULT_MONTHS = env_int("INSIGHTS_DEFAULT_MONTHS", 12)
 # Computed organisation/team figures are kept this many seconds in the cache (0: never).
 INSIGHTS_CACHE_SECONDS = env_int("INSIGHTS_CACHE_SECONDS", 300)
+# The default organisation page is precomputed this often (insights/snapshots.py; 0: never).
+INSIGHTS_SNAPSHOT_SECONDS = env_int("INSIGHTS_SNAPSHOT_SECONDS", 300)
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+if INSIGHTS_SNAPSHOT_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["insights-refresh-snapshots"] = {
+        "task": "insights.refresh_snapshots",
+        "schedule": float(INSIGHTS_SNAPSHOT_SECONDS),
+        "options": {"expires": float(INSIGHTS_SNAPSHOT_SECONDS)},  # a late run is replaced by the next
+    }
 
 # --- E-mail ------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "postmortems@localhost")
