@@ -275,6 +275,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # kb/parsers.py: DRF's parsers, refusing NUL (PostgreSQL text cannot hold it).
+    "DEFAULT_PARSER_CLASSES": [
+        "kb.parsers.JSONParser",
+        "kb.parsers.FormParser",
+        "kb.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

@@ -57,3 +57,26 @@ def test_unknown_page_answers_html_404(client, author):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "x", "team": "pay\x00ments"},
+        {"title": "x", "team": "payments", "authors": ["al\x00ice"]},
+        {"ti\x00tle": "x"},
+    ],
+)
+def test_a_nul_character_anywhere_in_a_json_body_is_a_clear_400(api, team, body):
+    from postmortems.models import PostMortem
+
+    response = api.post("/api/v1/postmortems/", body, format="json")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert PostMortem.all_objects.count() == 0
+
+
+def test_a_nul_character_in_a_form_body_is_a_clear_400(api, team):
+    response = api.post("/api/v1/postmortems/", {"title": "x", "team": "pay\x00ments"}, format="multipart")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
