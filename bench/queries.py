@@ -14,8 +14,9 @@ How each method answers a query (``terms`` as parsed by ``postmortems.search``):
   total count and highlighted snippets).
 * **raw SQL** (the floor) — the ranked first page only, as one statement:
   SQLite ``… WHERE postmortems_search MATCH ? ORDER BY bm25(…) LIMIT 20``,
-  PostgreSQL ``… WHERE search_vector @@ websearch_to_tsquery(…) ORDER BY
-  ts_rank_cd(…) DESC LIMIT 20`` — the statements ``postmortems/search.py`` wraps.
+  PostgreSQL ``… WHERE id IN (the newest RANK_CANDIDATES ids WHERE search_vector
+  @@ websearch_to_tsquery(…)) ORDER BY ts_rank_cd(…) DESC LIMIT 20`` — the
+  statements ``postmortems/search.py`` wraps (same ranking semantics).
 * **icontains** — what a first version of a search box does: every term must
   appear (case-insensitive substring) in the title, a section or the search
   text; newest 20 first; no ranking, no stemming, no count.
@@ -36,7 +37,7 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Q
 
-from postmortems.search import FTS_TABLE, TABLE, _parse_websearch, _Term, to_fts5_query
+from postmortems.search import FTS_TABLE, RANK_CANDIDATES, TABLE, _parse_websearch, _Term, to_fts5_query
 
 PAGE = 20
 RARE_CODENAMES = ("quillfeather", "brambleton", "marrowgate", "tindervale")
@@ -111,8 +112,11 @@ def terms_of(query: str) -> list[_Term]:
 
 # Table names are module constants; the user's text is always a query parameter.
 _PG_TOP = (
-    f'SELECT id FROM "{TABLE}" '  # noqa: S608
+    # As postmortems.search ranks on PostgreSQL: the newest RANK_CANDIDATES matches, ranked.
+    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
+    f'SELECT id FROM "{TABLE}" '
     "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s) "
+    "ORDER BY started_at DESC, id DESC LIMIT %s) "
     "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
     "started_at DESC, id DESC LIMIT %s"
 )
@@ -127,10 +131,7 @@ def raw_sql_top(query: str, limit: int = PAGE) -> list[int]:
     """Ids of the best ``limit`` matches, ranked as the API ranks them, in one SQL statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                _PG_TOP,
-                [query, query, limit],
-            )
+            cursor.execute(_PG_TOP, [query, RANK_CANDIDATES, query, limit])
         else:
             expression = to_fts5_query(query)
             if not expression:

@@ -176,20 +176,23 @@ def render_markdown(results: dict) -> str:
         "0–2 declined changes, 0–2 fix pull requests, 1–2 services, 1–2 authors and its factors."
     )
     add(
-        "* **Loading.** The corpus of 1,000 goes through the import path (`import_paths`, i.e. "
-        "`manage.py import_postmortems DIR --create-users`, on Markdown one-pagers): that is the import "
-        "rate. Bigger corpora are written by the **bulk loader** (`bench/loader.py`: `bulk_create` of the "
-        "same rows and the same search text, 1,000 documents a transaction, the FTS5 triggers and the "
-        "tsvector/GIN index maintained as rows arrive), which is *not* the import path and is labelled "
-        "as such; on top of each bulk-loaded corpus a sample is imported through the import path to show "
-        "its rate at that size. `ANALYZE` runs after loading on PostgreSQL (autovacuum would)."
+        "* **Loading.** Corpora up to `BENCH_IMPORT_MAX` documents (default 10,000) go through the import "
+        "path (`import_paths`, i.e. `manage.py import_postmortems DIR --create-users`, on Markdown "
+        "one-pagers; new documents take its bulk path, `postmortems/exchange/bulk.py`): that is the import "
+        "rate, parsing included. Bigger corpora are written by the **bulk loader** (`bench/loader.py`: "
+        "`bulk_create` of the same rows and the same search text, 1,000 documents a transaction, the FTS5 "
+        "triggers and the tsvector/GIN index maintained as rows arrive), which is *not* the import path and "
+        "is labelled as such; on top of each bulk-loaded corpus a sample is imported through the import "
+        "path to show its rate at that size. `ANALYZE` runs after loading on PostgreSQL (autovacuum would)."
     )
     add(
         "* **Search.** 50 fixed queries (`bench/queries.py`): common and rare words, internal codenames, "
         "quoted phrases and word pairs. API = `GET /api/v1/postmortems/?q=` (ranked page of 20 with count "
         "and snippets) through Django's test client in-process with a token — no socket; raw SQL = the "
-        "ranked page of 20 in one statement (FTS5 `MATCH` + `bm25`, or `@@ websearch_to_tsquery` + "
-        "`ts_rank_cd`); `icontains` = newest 20 containing every term, unranked; ripgrep = `rg -l -i -w` "
+        "ranked page of 20 in one statement, with the API's ranking semantics (FTS5 `MATCH` joined to the "
+        "documents + `bm25`; on PostgreSQL the newest `RANK_CANDIDATES` matches of `@@ websearch_to_tsquery` "
+        "ranked by `ts_rank_cd`); `icontains` = newest 20 containing every term, unranked; "
+        "ripgrep = `rg -l -i -w` "
         "over the corpus exported as Markdown (`render_postmortem_markdown`), one pass per term. Files and "
         "database are warm (one untimed pass first). Ratios are method ÷ API: below 1 is faster than our "
         "API, above 1 slower."
@@ -512,11 +515,10 @@ def _findings(add, results: dict) -> None:
     if raw and raw["p95"] > 50:
         lines.append(
             f"postgresql {run['size']:,}: even the raw-SQL floor has a p95 of {raw['p95']:,.0f} ms. "
-            "`ts_rank_cd` reads the `tsvector` of every matching document before the best 20 can be "
-            "chosen, so a common word costs in proportion to its matches; the GIN index finds matches, "
-            "it does not rank them. Meeting 50 ms at 100k needs the ranking bounded (rank a capped "
-            "candidate set, or an index that orders by rank such as the RUM extension), not only a "
-            "leaner API."
+            "The search ranks only the newest `RANK_CANDIDATES` matches (`postmortems/search.py`), so a "
+            "common word costs a bounded walk of the `started_at` index plus `ts_rank_cd` over the "
+            "candidates, each of which reads (detoasts) the document's `tsvector`; what is left is that "
+            "read, on a shared machine."
         )
     if not lines:
         return
@@ -548,29 +550,25 @@ KNOWN_CAUSES: dict[str, str] = {
         " which matches most documents and ranks every match."
     ),
     "one-page view latency, sqlite": (
-        " On SQLite each match is ranked by the correlated `bm25()` subquery of"
-        " `postmortems/search.py` `search_postmortems` (a second FTS5 match per matching row)."
+        " On SQLite every match is ranked with `bm25()` (`postmortems/search.py` `search_postmortems`)."
     ),
     "import": (
-        " Per record the import path validates and saves each row on its own (`postmortems/services.py`"
-        " `_sync_rows`: `full_clean()` + `save()` per timeline entry, action item, declined change and"
-        " PR), rebuilds the search text with eight queries (`build_search_body`), resolves names with"
-        " a query each (`postmortems/exchange/importer.py` `_Importer._service`, `_user`), and runs the"
-        " owner notice after commit for every open action item (in-process without Redis)."
+        " New documents take the importer's bulk path (`postmortems/exchange/bulk.py`: validation with"
+        " `full_clean()` per document and row, `bulk_create` of documents, rows, many-to-many rows and"
+        " revisions, 500 documents a transaction, search text built in memory); what remains per"
+        " document is Python: Markdown parsing, model validation and instance building"
+        " (see the cProfile line)."
     ),
     "search-sqlite": (
-        " Cause: `postmortems/search.py` `search_postmortems` ranks SQLite matches with a correlated"
-        " subquery (`SELECT -bm25(...) FROM postmortems_search WHERE ... MATCH ? AND rowid = id`) that"
-        " runs a second FTS5 match for every matching row before the sort, and the list adds two"
-        " correlated action-item counts per row"
-        " (`postmortems/selectors.py` `postmortem_list(with_counts=True)`);"
-        " the floor joins the FTS5 table once and sorts by `bm25()`. The page also runs a COUNT and the"
-        " snippet query."
+        " The floor is one statement; the API adds a COUNT of all matches, two correlated action-item"
+        " counts per matching row computed before the sort (`postmortems/selectors.py`"
+        " `postmortem_list(with_counts=True)`), the snippet query and DRF serialisation. SQLite sorts"
+        " whole rows (the sections included) to rank them."
     ),
     "search-postgresql": (
-        " The API adds to the floor: a COUNT of all matches, the correlated action-item counts"
-        " (`postmortems/selectors.py` `postmortem_list(with_counts=True)`), the service and factor"
-        " prefetches, `ts_headline` snippets for the page (`postmortems/search.py` `snippets_for`), and"
-        " DRF serialisation."
+        " The API adds to the floor: a COUNT of the (bounded) matches, the correlated action-item counts"
+        " (`postmortems/selectors.py` `postmortem_list(with_counts=True)`), the visibility filter"
+        " (`postmortems/access.py`), the service and factor prefetches, `ts_headline` snippets for the"
+        " page (`postmortems/search.py` `snippets_for`), and DRF serialisation."
     ),
 }

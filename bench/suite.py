@@ -11,7 +11,7 @@ created on the server of ``BENCH_PG_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/postgres``) and dropped at the end.
 
 Environment: ``BENCH_SEED``, ``BENCH_IMPORT_MAX`` (largest size loaded through
-the import path; default 1000), ``BENCH_IMPORT_SAMPLE`` (documents imported
+the import path; default 10000), ``BENCH_IMPORT_SAMPLE`` (documents imported
 through the import path on top of a bulk-loaded corpus; default 200),
 ``BENCH_ROUNDS`` / ``BENCH_SLOW_ROUNDS`` (timed passes over the 50 queries for
 the fast methods / for icontains and ripgrep), ``BENCH_PAGE_ROUNDS``,
@@ -126,7 +126,7 @@ class Part:
         from bench.corpus import iter_documents
         from bench.measure import statement_counter
 
-        import_max = _env_int("BENCH_IMPORT_MAX", 1000)
+        import_max = _env_int("BENCH_IMPORT_MAX", 10_000)
         self.rows_by_external_id: dict[str, int] = {}
 
         def recorded(docs):
@@ -581,7 +581,7 @@ def main() -> None:
         part.pages(api, web)
         if args.throughput and _env_int("BENCH_THROUGHPUT_SECONDS", 30) > 0:
             part.throughput(env, vocabulary)
-        if args.size > _env_int("BENCH_IMPORT_MAX", 1000) or args.profile_import:
+        if args.size > _env_int("BENCH_IMPORT_MAX", 10_000) or args.profile_import:
             part.import_sample(vocabulary, profile=args.profile_import)
     finally:
         drop()

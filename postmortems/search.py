@@ -2,10 +2,11 @@
 
 * PostgreSQL: a stored generated ``tsvector`` column with a GIN index, queried
   with ``websearch_to_tsquery`` (quoted phrases, ``or``, ``-exclusion``), ranked
-  with ``ts_rank_cd`` and highlighted with ``ts_headline``.
+  with ``ts_rank_cd`` over the newest ``RANK_CANDIDATES`` matches (a bound that
+  keeps common words fast at 100k documents) and highlighted with ``ts_headline``.
 * SQLite: an FTS5 table kept in sync by triggers, queried with an FTS5
-  expression built from the same websearch syntax, ranked with ``bm25`` and
-  highlighted with ``snippet()``.
+  expression built from the same websearch syntax, joined to the documents by
+  rowid, ranked with ``bm25`` (every match) and highlighted with ``snippet()``.
 
 What is indexed, by weight: the title (highest); "what happened" and "why it
 happened"; then "what we change", "what we don't change" and ``search_body`` (the
@@ -47,6 +48,11 @@ STOP_WORDS = frozenset(
     will with you your yours yourself yourselves
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
+
+# PostgreSQL ranks at most this many matches per query: the newest ones (see
+# search_postmortems). A query matching more returns the best of the newest
+# RANK_CANDIDATES, and its result count is capped there.
+RANK_CANDIDATES = 500
 
 _WEBSEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -222,30 +228,48 @@ def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
     Returns:
         The queryset filtered to matches, annotated with ``search_rank`` (float,
         higher is better; comparable only within one engine) and ordered by it,
-        then by newest start.
+        then by newest start. On PostgreSQL only the newest ``RANK_CANDIDATES``
+        matches are ranked and returned (so a count of the result is capped
+        there): the trade-off that keeps a common word's search bounded at 100k
+        documents (docs/benchmarks.md). SQLite ranks every match (FTS5's bm25 is
+        read during the index scan).
     """
     query = (query or "").strip()
     if _vendor() == "postgresql":
         tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
-        matches = RawSQL(f'"{TABLE}"."search_vector" @@ {tsquery}', [query], BooleanField())
+        # Unqualified on purpose: inside the candidate subquery Django aliases the
+        # table (V0), and a qualified name would point at the outer query's row.
+        matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
         rank = RawSQL(f'ts_rank_cd("{TABLE}"."search_vector", {tsquery})', [query], FloatField())
+        # Rank a bounded candidate set: the newest RANK_CANDIDATES visible matches.
+        # ts_rank_cd reads (detoasts) each candidate's tsvector, so ranking every
+        # match of a common word costs seconds at 100k documents (docs/benchmarks.md);
+        # the candidates come from the GIN index (rare terms) or a walk of the
+        # started_at index (common terms), whichever the planner finds cheaper.
+        candidates = queryset.filter(matches).order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
+        sql, params = candidates.query.sql_with_params()
+        # "= ANY(ARRAY(...))" rather than "IN (...)": the outer query then fetches the
+        # candidates by primary key instead of scanning the table to apply the
+        # caller's filters (visibility) to every row before a hash join.
+        among = RawSQL(f'"{TABLE}"."id" = ANY(ARRAY({sql}))', params, BooleanField())
+        return (
+            queryset.filter(among).annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
+        )
     else:
         expression = to_fts5_query(query)
         if not expression:
             return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
-        matches = RawSQL(
-            f'"{TABLE}"."id" IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)',
-            [expression],
-            BooleanField(),
+        # One FTS5 scan joined to the documents by rowid: bm25() is read from the
+        # matching row itself (a correlated subquery would run a second MATCH per
+        # match, ~6x slower at 10k documents; docs/benchmarks.md). bm25 is
+        # lower-is-better; negated so both engines sort descending.
+        joined = queryset.extra(  # noqa: S610 - constant table names; the user's text is a parameter
+            tables=[FTS_TABLE],
+            where=[f"{FTS_TABLE} MATCH %s", f'{FTS_TABLE}.rowid = "{TABLE}"."id"'],
+            params=[expression],
         )
-        # bm25 is lower-is-better; negate so both engines sort descending.
-        rank = RawSQL(
-            f"(SELECT -bm25({FTS_TABLE}, 10.0, 4.0, 1.0) FROM {FTS_TABLE} "
-            f'WHERE {FTS_TABLE} MATCH %s AND rowid = "{TABLE}"."id")',
-            [expression],
-            FloatField(),
-        )
-    return queryset.filter(matches).annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
+        rank = RawSQL(f"-bm25({FTS_TABLE}, 10.0, 4.0, 1.0)", [], FloatField())
+        return joined.annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
 
 
 @dataclass(frozen=True)
@@ -312,8 +336,7 @@ def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
                 [HIT_START, HIT_END, HIT_START, HIT_END, expression, *ids],
             )
             rows = [
-                (pk, cause if cause and HIT_START in cause else body)
-                for pk, cause, body in cursor.fetchall()
+                (pk, cause if cause and HIT_START in cause else body) for pk, cause, body in cursor.fetchall()
             ]
     result: dict[int, list[SnippetPart]] = {}
     for pk, raw in rows:

@@ -3,8 +3,13 @@
 ``import_paths`` is the entry point (the ``import_postmortems`` command and the
 demo loader call it). Each record is parsed, its names are resolved (teams and
 services are created when missing; users only with ``create_users``) and it is
-stored through ``services.postmortem_save`` inside its own transaction, so a
-bad record is reported with its file and line and loses nothing already stored.
+stored: a record that creates a post-mortem goes to the bulk path
+(``postmortems.exchange.bulk``: validated first, then stored with the other new
+documents of its batch, 500 a transaction); a record that updates one, or that
+the bulk path cannot vouch for, goes through ``services.postmortem_save`` inside
+its own transaction. Either way a bad record is reported with its file and line
+and loses nothing already stored (a batch the database refuses is redone one
+record at a time).
 
 Re-importing is idempotent: a record updates the post-mortem with the same
 ``external_id`` (an id of the form ``PM-<n>`` also finds post-mortem ``n`` when
@@ -34,6 +39,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from postmortems.exchange.bulk import BulkCreator, Prepared
 from postmortems.exchange.corpus import document_from_record, parse_json_line
 from postmortems.exchange.document import DocumentData, RecordError
 from postmortems.exchange.markdown_format import parse_markdown
@@ -41,6 +47,8 @@ from postmortems.models import ContributingFactor, PostMortem, Service, Team
 from postmortems.services import postmortem_save
 
 SUPPORTED_SUFFIXES = (".jsonl", ".md")
+# New documents are stored this many at a time (postmortems.exchange.bulk).
+BULK_BATCH = 500
 _PM_KEY = re.compile(r"^PM-(\d+)$", re.IGNORECASE)
 
 
@@ -153,6 +161,10 @@ class _Importer:
         # new team must not be reused).
         self.teams: dict[str, Team] = {}
         self.preloaded: dict[str, PostMortem] = {}
+        # Names found already stored (committed rows only): a re-import resolves
+        # each name once per run instead of once per record.
+        self.found_services: dict[str, Service] = {}
+        self.found_users: dict[str, Any] = {}
 
     def preload(self, external_ids: Iterable[str], chunk: int = 500) -> None:
         """Fetch the stored documents for these ids with their rows, in a few queries.
@@ -223,10 +235,14 @@ class _Importer:
         return team
 
     def _service(self, ref: str, team: Team, created: Counter) -> Service:
+        if ref in self.found_services:
+            return self.found_services[ref]
         service = Service.objects.filter(slug=ref).first()
         slug = _slug_for(ref, 80)
         service = service or Service.objects.filter(slug=slug).first()
-        if service is None:
+        if service is not None:
+            self.found_services[ref] = service
+        else:
             service = Service(slug=slug, name=ref[:120], team=team)
             service.full_clean()
             service.save()
@@ -234,8 +250,11 @@ class _Importer:
         return service
 
     def _user(self, username: str, role: str, line: int | None, created: Counter):
+        if username in self.found_users:
+            return self.found_users[username]
         user = self.user_model.objects.filter(**{self.user_model.USERNAME_FIELD: username}).first()
         if user is not None:
+            self.found_users[username] = user
             return user
         if not self.create_users:
             raise RecordError(
@@ -307,6 +326,15 @@ class _Importer:
 
         existing, external_id = self._existing(doc.external_id)
         fields["external_id"] = external_id
+        if existing is None and external_id:
+            # A soft-deleted document keeps its external id: importing it again
+            # would neither bring it back silently nor make a duplicate.
+            deleted = PostMortem.all_objects.filter(external_id=external_id, deleted_at__isnull=False).first()
+            if deleted is not None:
+                raise RecordError(
+                    f"{deleted.key} ({external_id}) was deleted; an admin can restore it, "
+                    "then import again to update it"
+                )
 
         timeline = [{"at": r.at, "text": r.text, "evidence_url": r.evidence_url} for r in doc.timeline]
         items = [
@@ -402,6 +430,14 @@ def _slug_for(name: str, limit: int) -> str:
 
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
+
+
+def _may_exist(external_id: str, known: set[str]) -> bool:
+    """True when a record with this id may update a stored (or earlier) document."""
+    if external_id in known:
+        return True
+    match = _PM_KEY.match(external_id)
+    return bool(match) and f"PM-{int(match.group(1))}" in known
 
 
 def _find_existing(external_id: str) -> tuple[PostMortem | None, str]:
@@ -603,7 +639,6 @@ def import_paths(
             parsed.append((unit, None, exc))
     importer.preload(doc.external_id for _, doc, _ in parsed if doc is not None)
     bar = tqdm(
-        parsed,
         total=len(parsed),
         unit="record",
         desc="Importing",
@@ -611,7 +646,22 @@ def import_paths(
         disable=not progress,
         leave=False,
     )
-    for unit, doc, error in bar:
+    bulk = BulkCreator(
+        team_override=team,
+        create_users=create_users,
+        slug_for=_slug_for,
+        committed_teams=importer.teams,
+    )
+    known = set(importer.preloaded)  # external ids (and PM-<n> keys) already stored
+    pending: list[tuple[_Unit, Prepared]] = []
+
+    def account(unit: _Unit, doc: DocumentData, outcome: str) -> None:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.truncated_sections += doc.truncated_sections
+        report.unknown_labels.update(doc.unknown_labels)
+        report.warnings.extend(ImportProblem(unit.path, doc.line, w) for w in doc.warnings)
+
+    def one_by_one(unit: _Unit, doc: DocumentData | None, error: RecordError | None) -> None:
         try:
             if error is not None:
                 raise error
@@ -619,19 +669,49 @@ def import_paths(
             outcome = importer.store(doc)
         except RecordError as exc:
             report.problems.append(ImportProblem(unit.path, exc.line or unit.line, exc.message))
-            continue
         except ValidationError as exc:
             assert doc is not None  # parsing raises RecordError only
             line, message = _problem_from_validation(doc, exc)
             report.problems.append(ImportProblem(unit.path, line, message))
-            continue
         except (IntegrityError, DataError) as exc:
             report.problems.append(ImportProblem(unit.path, unit.line, f"database refused the record: {exc}"))
-            continue
-        setattr(report, outcome, getattr(report, outcome) + 1)
-        report.truncated_sections += doc.truncated_sections
-        report.unknown_labels.update(doc.unknown_labels)
-        report.warnings.extend(ImportProblem(unit.path, doc.line, w) for w in doc.warnings)
+        else:
+            account(unit, doc, outcome)
+            bulk.forget_missing()
+        bar.update(1)
+
+    def flush() -> None:
+        if not pending:
+            return
+        try:
+            created = bulk.store([prepared for _, prepared in pending])
+        except (IntegrityError, DataError):
+            # Rolled back: redo the batch one record at a time, so the bad one is
+            # reported with its file and line and the good ones are stored.
+            for unit, prepared in pending:
+                one_by_one(unit, prepared.doc, None)
+        else:
+            report.created_teams += created["teams"]
+            report.created_services += created["services"]
+            report.created_users += created["users"]
+            for unit, prepared in pending:
+                account(unit, prepared.doc, "created")
+            bar.update(len(pending))
+        pending.clear()
+
+    for unit, doc, error in parsed:
+        new = error is None and doc is not None and not _may_exist(doc.external_id, known)
+        prepared = bulk.prepare(doc) if new else None
+        if prepared is None:
+            flush()  # keep the order: this record may need what the batch creates
+            one_by_one(unit, doc, error)
+        else:
+            pending.append((unit, prepared))
+            if len(pending) >= BULK_BATCH:
+                flush()
+        if doc is not None:
+            known.add(doc.external_id)  # a later record with this id updates it
+    flush()
     bar.close()
     report.elapsed_seconds = time.perf_counter() - started
     return report

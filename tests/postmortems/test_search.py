@@ -185,3 +185,31 @@ def test_the_engine_in_use_has_its_index(db):
 )
 def test_websearch_syntax_becomes_quoted_fts5(query, expected):
     assert to_fts5_query(query) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the candidate bound is PostgreSQL's")
+def test_postgresql_ranks_the_newest_matches_only(db, monkeypatch):
+    import datetime as dt
+
+    from postmortems import search
+
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    # The oldest document is the best match (title), the newest two only mention the word.
+    best = PostMortemFactory(title="Replication lag", started_at=start)
+    newer = [
+        PostMortemFactory(
+            title=f"Incident {n}",
+            what_happened="Some replication noise.",
+            started_at=start + dt.timedelta(days=n),
+        )
+        for n in (1, 2)
+    ]
+    everything = PostMortem.objects.all()
+    assert [pm.pk for pm in search_postmortems(everything, "replication")][0] == best.pk
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 2)
+    capped = search_postmortems(everything, "replication")
+    assert {pm.pk for pm in capped} == {pm.pk for pm in newer}
+    assert capped.count() == 2
+    # The visibility filter applies to the candidates: an invisible newest match leaves room.
+    visible = everything.exclude(pk=newer[1].pk)
+    assert [pm.pk for pm in search_postmortems(visible, "replication")] == [best.pk, newer[0].pk]
