@@ -356,3 +356,12 @@ def attach_snippets(postmortems, query: str) -> None:
     found = snippets_for([pm.pk for pm in items], query)
     for pm in items:
         pm.search_snippet = found.get(pm.pk, [])
+
+
+def search_capped(count: int) -> bool:
+    """True when a search's ``count`` is the ranking bound, not the number of matches.
+
+    Only PostgreSQL bounds the ranked set (``RANK_CANDIDATES``); there, a count
+    equal to the bound means "at least this many".
+    """
+    return _vendor() == "postgresql" and count >= RANK_CANDIDATES

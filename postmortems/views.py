@@ -41,7 +41,7 @@ from postmortems.forms import (
 )
 from postmortems.models import ActionItem, PostMortem
 from postmortems.readiness import lint_summary, postmortem_lint, readiness_check
-from postmortems.search import attach_snippets
+from postmortems.search import attach_snippets, search_capped
 from postmortems.writing_aids import finding_for_display, findings_by_section
 
 PAGE_SIZE = 25
@@ -154,6 +154,9 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
         "postmortems": objects,
         "q": q,
         "has_filters": has_filters,
+        # PostgreSQL ranks a broad query's newest RANK_CANDIDATES matches only
+        # (postmortems/search.py); say so instead of passing the cap off as a count.
+        "capped": bool(q) and search_capped(paginator.count),
         # Visible documents only: even the empty-state wording must not tell an
         # outsider that restricted documents exist.
         "anything_exists": bool(objects) or selectors.postmortem_list(user=request.user).exists(),

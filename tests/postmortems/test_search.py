@@ -213,3 +213,20 @@ def test_postgresql_ranks_the_newest_matches_only(db, monkeypatch):
     # The visibility filter applies to the candidates: an invisible newest match leaves room.
     visible = everything.exclude(pk=newer[1].pk)
     assert [pm.pk for pm in search_postmortems(visible, "replication")] == [best.pk, newer[0].pk]
+
+
+def test_the_list_says_when_a_broad_search_is_capped(client, author, team, monkeypatch, settings):
+    from django.db import connection
+
+    from postmortems import search
+    from tests.factories import PostMortemFactory
+
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 3)
+    for n in range(4):
+        PostMortemFactory(team=team, title=f"Kiwifruit outage {n}")
+    client.force_login(author)
+    html = client.get("/postmortems/", {"q": "kiwifruit"}).content.decode()
+    if connection.vendor == "postgresql":
+        assert "More than 3 post-mortems match" in html
+    else:  # SQLite ranks every match: a true count
+        assert "4 post-mortems found" in html
