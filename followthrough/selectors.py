@@ -140,13 +140,23 @@ def owner_nudges(*, user_id: int, day: dt.date) -> list[Nudge]:
 
 
 def escalation_nudges(*, user_id: int, day: dt.date) -> list[Nudge]:
-    """Items escalated to ``user_id`` on ``day`` (as facilitator or team lead)."""
+    """Items escalated to ``user_id`` on ``day`` (as facilitator or team lead).
+
+    Only items of post-mortems ``user_id`` may read (``postmortems.access``):
+    a facilitator and a team's leads always may, so this never drops one in
+    practice; it keeps a restricted document out of anyone else's inbox should
+    the escalation rule ever widen. Items of deleted documents are left out by
+    ``ActionItem.objects``.
+    """
     lead_teams = TeamMembership.objects.filter(user_id=user_id, role=TeamMembership.Role.LEAD).values(
         "team_id"
     )
-    items = ActionItem.objects.filter(
-        Q(postmortem__facilitator_id=user_id) | Q(postmortem__team_id__in=lead_teams)
-    ).exclude(owner_id=user_id)
+    reader = get_user_model().objects.filter(pk=user_id).first()
+    items = (
+        ActionItem.objects.visible_to(reader)
+        .filter(Q(postmortem__facilitator_id=user_id) | Q(postmortem__team_id__in=lead_teams))
+        .exclude(owner_id=user_id)
+    )
     found = [n for n in nudges(day=day, items=items) if n.escalate]
     leads = _lead_ids_by_team({n.item.postmortem.team_id for n in found})
     return [n for n in found if user_id in escalation_recipients(n, leads)]

@@ -47,7 +47,7 @@ from followthrough.models import (
     slack_webhook_url_error,
 )
 from followthrough.windows import policy_for_team
-from postmortems.models import ActionItem, Team
+from postmortems.models import ActionItem, PostMortem, Team
 
 logger = logging.getLogger(__name__)
 
@@ -186,13 +186,27 @@ def _item_link(item: ActionItem) -> str:
     return f"{settings.SITE_URL}{item.postmortem.get_absolute_url()}#{item.key}"
 
 
+def _readable_pm_ids(nudges: list[selectors.Nudge], user) -> set[int]:
+    """Ids of the nudges' post-mortems ``user`` may read (one query)."""
+    ids = {n.item.postmortem_id for n in nudges}
+    return set(PostMortem.objects.visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
 def _context(nudges: list[selectors.Nudge], user, day: dt.date) -> dict[str, Any]:
+    """Template context of a digest e-mail. ``pm_readable`` is False on rows
+    whose post-mortem ``user`` may not read (the owner of an item of a
+    restricted document they are not a reader of): the e-mail then names the
+    item, which is theirs, but not the document's key, title or URL (issue 9)."""
+    readable = _readable_pm_ids(nudges, user)
+    my_items_url = f"{settings.SITE_URL}{reverse('postmortems:my_action_items')}"
     rows = [
         {
             "nudge": n,
             "item": n.item,
             "pm": n.item.postmortem,
-            "link": _item_link(n.item),
+            "pm_readable": n.item.postmortem_id in readable,
+            # The document's URL carries its key: unreadable rows link to "my action items".
+            "link": _item_link(n.item) if n.item.postmortem_id in readable else my_items_url,
             "days_late": n.days_overdue,
             "days_left": -n.days_overdue,
         }
@@ -206,7 +220,7 @@ def _context(nudges: list[selectors.Nudge], user, day: dt.date) -> dict[str, Any
         "due_soon": [r for r in rows if not r["nudge"].overdue],
         "rows": rows,
         "preferences_url": f"{settings.SITE_URL}{reverse('followthrough:preferences')}",
-        "my_items_url": f"{settings.SITE_URL}{reverse('postmortems:my_action_items')}",
+        "my_items_url": my_items_url,
     }
 
 
@@ -299,7 +313,12 @@ def _slack_escape(text: str) -> str:
 
 
 def slack_digest_text(*, team: Team, nudges: list[selectors.Nudge], day: dt.date) -> str:
-    """The team digest as Slack mrkdwn: a headline, then one line per item."""
+    """The team digest as Slack mrkdwn: a headline, then one line per item.
+
+    A Slack channel's audience is not the knowledge base's: items of restricted
+    post-mortems are listed without their key, text or link ("an item of a
+    restricted post-mortem"), with owner and due state only (issue 9).
+    """
     overdue = sum(1 for n in nudges if n.overdue)
     lines = [
         f"*{_slack_escape(team.name)}* action items on {day:%d %b %Y}: "
@@ -313,6 +332,12 @@ def slack_digest_text(*, team: Team, nudges: list[selectors.Nudge], day: dt.date
             else ("due today" if n.days_overdue == 0 else f"due in {-n.days_overdue} d")
         )
         flags = " · past follow-up window" if n.past_window else ""
+        if item.postmortem.visibility != PostMortem.Visibility.ORGANISATION:
+            lines.append(
+                f"• an item of a restricted post-mortem — {_slack_escape(item.owner.get_username())}, "
+                f"{when}{flags}"
+            )
+            continue
         lines.append(
             f"• <{_item_link(item)}|{item.key}> {_slack_escape(item.text[:120])} "
             f"— {_slack_escape(item.owner.get_username())}, {when}{flags}"

@@ -37,12 +37,17 @@ Rules beyond the window (see ``patterns.windows`` for the window itself):
   a rejected pattern reopens only on new evidence.
 * An open proposal is never closed or pruned by detection; new evidence is
   added to it.
+* Soft-deleted post-mortems are never counted (``scan_rows``); restricted ones
+  are, since a pattern is real whoever may read its evidence. Pages and the
+  API show restricted evidence only to its readers (``patterns.selectors``),
+  and suggested texts quote only organisation documents (``_suggestions``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import time
 from array import array
@@ -55,6 +60,7 @@ from operator import itemgetter
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from patterns.conf import Thresholds, default_min_incidents, default_window_days, org_thresholds
@@ -190,6 +196,11 @@ def scan_rows(*, factor_ids: Collection[int] | None = None, team_id: int | None 
     """The ordered scan: ``(factor id, team id, start µs, post-mortem id, source URL, external id)``
     for every dated post-mortem's factor link, ordered by (factor, start, id).
 
+    Soft-deleted post-mortems are left out (raw SQL bypasses the default
+    manager, so the condition is spelled here). Restricted ones are counted: a
+    pattern is real even when some of its evidence is not for everyone's eyes;
+    pages and the API show such evidence only to its readers.
+
     PostgreSQL computes the microseconds; SQLite's stored text is parsed here.
     """
     if factor_ids is not None and not factor_ids:
@@ -209,7 +220,7 @@ def scan_rows(*, factor_ids: Collection[int] | None = None, team_id: int | None 
     sql = (
         f"SELECT link.contributingfactor_id, pm.team_id, {start}, pm.id, pm.source_url, pm.external_id"  # noqa: S608
         f" FROM {link_table} link JOIN {pm_table} pm ON pm.id = link.postmortem_id"
-        f" WHERE pm.started_at IS NOT NULL{where}"
+        f" WHERE pm.started_at IS NOT NULL AND pm.deleted_at IS NULL{where}"
         " ORDER BY link.contributingfactor_id, pm.started_at, pm.id"
     )
     with connection.cursor() as cursor:
@@ -306,9 +317,9 @@ def _evidence_ids(proposal_ids: Iterable[int]) -> dict[int, set[int]]:
     found: dict[int, set[int]] = defaultdict(set)
     ids = list(proposal_ids)
     if ids:
-        for proposal_id, pm_id in ProposalEvidence.objects.filter(proposal_id__in=ids).values_list(
-            "proposal_id", "postmortem_id"
-        ):
+        for proposal_id, pm_id in ProposalEvidence.objects.filter(
+            proposal_id__in=ids_subquery(ids)
+        ).values_list("proposal_id", "postmortem_id"):
             found[proposal_id].add(pm_id)
     return found
 
@@ -331,12 +342,13 @@ def _open_proposals(pairs: Collection[Pair], *, lock: bool) -> dict[Pair, tuple[
     )
     if lock:
         queryset = queryset.select_for_update()
+    wanted = set(pairs)  # callers pass lists too; membership must not be linear
     found = {}
     for pk, team_id, factor_id, digest in queryset.values_list(
         "pk", "team_id", "factor_id", "members_digest"
     ):
         pair = (team_id, factor_id)
-        if pair in pairs:
+        if pair in wanted:
             found[pair] = (pk, digest)
     return found
 
@@ -344,6 +356,7 @@ def _open_proposals(pairs: Collection[Pair], *, lock: bool) -> dict[Pair, tuple[
 def _latest_decided(pairs: Collection[Pair]) -> dict[Pair, tuple[int, str]]:
     """``{pair: (proposal id, members digest)}`` of the latest decided proposal of each pair."""
     factors = {factor for _, factor in pairs}
+    pairs = set(pairs)
     latest: dict[Pair, tuple[int, str]] = {}
     rows = (
         DoDProposal.objects.filter(factor_id__in=factors)
@@ -358,14 +371,35 @@ def _latest_decided(pairs: Collection[Pair]) -> dict[Pair, tuple[int, str]]:
     return latest
 
 
+def ids_subquery(ids: Collection[int]) -> RawSQL:
+    """``ids`` as a subquery with one parameter, for ``field__in=``.
+
+    Django spells ``field__in=[...]`` with one placeholder per value; for the
+    ~100,000 post-mortems of a first run that cost seconds of parameter
+    handling on both sides. One array (PostgreSQL) or one JSON text (SQLite's
+    ``json_each``) costs milliseconds.
+    """
+    values = [int(value) for value in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (values,))
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),))
+
+
 def _suggestions(new: list[tuple[Pair, Finding]], coverage, factors: dict[int, ContributingFactor]) -> dict:
-    """Suggested text per new proposal (one query for the evidence's action items)."""
+    """Suggested text per new proposal (one query for the evidence's action items).
+
+    Examples are borrowed only from the action items of *organisation*
+    post-mortems: a proposal's text is shown to everyone, so it must not quote a
+    restricted document (issue 9). Items of deleted documents are left out by
+    ``ActionItem.objects``.
+    """
     pm_ids = {inc.postmortem_id for _, finding in new for inc in finding.recurrence.members}
     items: dict[int, list[tuple[str, str]]] = defaultdict(list)
     if pm_ids:
-        for pm_id, text, kind in ActionItem.objects.filter(postmortem_id__in=pm_ids).values_list(
-            "postmortem_id", "text", "kind"
-        ):
+        rows = ActionItem.objects.filter(
+            postmortem_id__in=ids_subquery(pm_ids), postmortem__visibility=PostMortem.Visibility.ORGANISATION
+        ).values_list("postmortem_id", "text", "kind")
+        for pm_id, text, kind in rows:
             items[pm_id].append((text, kind))
     current_text = {}
     uids = [coverage[pair][0] for pair, f in new if f.kind == DoDProposal.Kind.ITEM_NOT_WORKING]
@@ -378,8 +412,11 @@ def _suggestions(new: list[tuple[Pair, Finding]], coverage, factors: dict[int, C
         current_text = {str(uid): text for uid, text in current_text.items()}
     texts = {}
     for pair, finding in new:
-        newest_first = sorted(finding.recurrence.members, key=lambda i: i.start_us, reverse=True)
-        examples = [row for inc in newest_first for row in items.get(inc.postmortem_id, [])]
+        # Only incidents with action items can give an example; sorting just
+        # those (stable, as before) keeps the order and skips most of the work.
+        with_items = [inc for inc in finding.recurrence.members if inc.postmortem_id in items]
+        newest_first = sorted(with_items, key=lambda i: i.start_us, reverse=True)
+        examples = [row for inc in newest_first for row in items[inc.postmortem_id]]
         uid = coverage[pair][0] if pair in coverage else ""
         texts[pair] = suggest_item_text(
             factor=factors[finding.factor_id],
@@ -616,8 +653,9 @@ def _insert_evidence(rows: list[tuple[int, int, int]], *, added_at: dt.datetime)
             "CREATE TEMPORARY TABLE patterns_new_evidence (p bigint, m bigint, s bigint) ON COMMIT DROP"
         )
         with cursor.cursor.copy("COPY patterns_new_evidence (p, m, s) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            # COPY's text format built in one join: ~5x cheaper than write_row per row.
+            for start in range(0, len(rows), 50_000):
+                copy.write("".join(f"{p}\t{m}\t{s}\n" for p, m, s in rows[start : start + 50_000]))
         cursor.execute(
             f"INSERT INTO {table} (proposal_id, postmortem_id, started_at, added_at)"  # noqa: S608
             " SELECT p, m, timestamptz 'epoch' + s * interval '1 microsecond', %s"

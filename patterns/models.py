@@ -284,6 +284,13 @@ class DoDProposal(models.Model):
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
 
+    @property
+    def restricted_evidence_count(self) -> int:
+        """Evidence the current reader may not read: the difference of the two
+        counts ``patterns.selectors.proposal_list`` annotates (0 without them)."""
+        total = getattr(self, "evidence_count", 0) or 0
+        return max(total - (getattr(self, "readable_evidence_count", total) or 0), 0)
+
 
 class ProposalEvidence(models.Model):
     """One incident behind a proposal: a post-mortem inside a qualifying window.
@@ -292,7 +299,12 @@ class ProposalEvidence(models.Model):
     (``patterns.windows.dedupe_sorted``), so each incident is evidence once.
     """
 
-    proposal = models.ForeignKey(DoDProposal, on_delete=models.CASCADE, related_name="evidence")
+    # No index of its own: the unique (proposal, postmortem) index starts with it
+    # and serves every lookup by proposal; one index less to fill on a first
+    # detection run that writes ~285,000 rows (bench/patterns_bench.py).
+    proposal = models.ForeignKey(
+        DoDProposal, on_delete=models.CASCADE, related_name="evidence", db_index=False
+    )
     postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="dod_evidence")
     started_at = models.DateTimeField()
     added_at = models.DateTimeField(default=timezone.now)

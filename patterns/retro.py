@@ -119,10 +119,12 @@ class RetroReport:
     postmortems: list[PostMortem] = field(default_factory=list)
 
 
-def _factor_counts(team: Team, quarter: Quarter) -> tuple[Counter, int, list[PostMortem]]:
-    """Incidents per factor id in the quarter (copies once), the incident count, and the post-mortems."""
+def _factor_counts(team: Team, quarter: Quarter, user) -> tuple[Counter, int, list[PostMortem]]:
+    """Incidents per factor id in the quarter (copies once), the incident count, and the
+    post-mortems — of the documents ``user`` may read."""
     postmortems = list(
-        PostMortem.objects.filter(team=team, started_at__gte=quarter.start, started_at__lt=quarter.end)
+        PostMortem.objects.visible_to(user)
+        .filter(team=team, started_at__gte=quarter.start, started_at__lt=quarter.end)
         .prefetch_related("factors")
         .order_by("started_at", "pk")
     )
@@ -144,8 +146,13 @@ def _factor_counts(team: Team, quarter: Quarter) -> tuple[Counter, int, list[Pos
     return counts, len(kept), postmortems
 
 
-def retro_report(*, team: Team, quarter: Quarter) -> RetroReport:
-    """Build a team's quality-retro report for one quarter.
+def retro_report(*, team: Team, quarter: Quarter, user) -> RetroReport:
+    """Build a team's quality-retro report for one quarter, as ``user`` may see it.
+
+    Every figure and list is computed over the post-mortems ``user`` may read
+    (``postmortems.access``; deleted ones never): a team member sees the whole
+    team, an outsider the team's organisation documents only, so a restricted
+    document leaks neither as a row nor as a number (issue 9).
 
     * top factors: the quarter's most frequent factors (incidents, not
       post-mortems; at most 10), with the previous quarter's count;
@@ -158,8 +165,8 @@ def retro_report(*, team: Team, quarter: Quarter) -> RetroReport:
 
     About ten queries, whatever the number of post-mortems.
     """
-    now_counts, incidents, postmortems = _factor_counts(team, quarter)
-    before_counts, previous_incidents, _ = _factor_counts(team, quarter.previous())
+    now_counts, incidents, postmortems = _factor_counts(team, quarter, user)
+    before_counts, previous_incidents, _ = _factor_counts(team, quarter.previous(), user)
     factors = ContributingFactor.objects.in_bulk(set(now_counts) | set(before_counts))
     rows = [FactorCount(factors[pk], now_counts.get(pk, 0), before_counts.get(pk, 0)) for pk in factors]
     top = sorted((r for r in rows if r.count), key=lambda r: (-r.count, r.factor.name))[:TOP_FACTORS]
@@ -175,9 +182,11 @@ def retro_report(*, team: Team, quarter: Quarter) -> RetroReport:
         else DoDVersion.objects.none()
     )
     overdue = action_items_overdue(
-        ActionItem.objects.filter(postmortem__team=team).select_related("owner", "postmortem")
+        ActionItem.objects.visible_to(user)
+        .filter(postmortem__team=team)
+        .select_related("owner", "postmortem")
     ).order_by("due_date", "pk")
-    undated = PostMortem.objects.filter(team=team, started_at__isnull=True).count()
+    undated = PostMortem.objects.visible_to(user).filter(team=team, started_at__isnull=True).count()
     return RetroReport(
         team=team,
         quarter=quarter,

@@ -27,8 +27,49 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from patterns.models import DefinitionOfDone, DoDItem, DoDProposal, DoDVersion, ProposalEvidence, Scope
 from patterns.services import CurrentDoD, dod_current
+from postmortems.access import visibility_q
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, Team
 from postmortems.search import STOP_WORDS, search_postmortems
+
+# --- what a reader may see of the evidence (issue 9) ------------------------------------
+#
+# Detection counts every live post-mortem, restricted ones included: a pattern
+# is real even when some of its evidence is not for everyone's eyes. What a
+# page or the API shows of that evidence is decided here, per reader:
+#
+# * evidence the reader may read (``postmortems.access.visibility_q``) is shown
+#   in full: key, title, team, dates, the "why" excerpt, action items;
+# * evidence the reader may not read is shown only as an anonymous count
+#   ("2 restricted post-mortems"): no key, title, team, date or excerpt;
+# * evidence of soft-deleted post-mortems is not shown and not counted.
+
+
+def live_evidence_q(prefix: str = "") -> Q:
+    """Evidence rows whose post-mortem is not soft-deleted (``prefix`` as in ``visibility_q``).
+
+    ``ProposalEvidence`` reaches its post-mortem through a plain foreign key,
+    which the default manager of ``PostMortem`` does not filter.
+    """
+    return Q(**{f"{prefix}postmortem__deleted_at__isnull": True})
+
+
+def readable_evidence_q(user, prefix: str = "") -> Q:
+    """Evidence rows ``user`` may read: live, and the post-mortem visible to them."""
+    return live_evidence_q(prefix) & visibility_q(user, prefix=f"{prefix}postmortem__")
+
+
+def item_links_annotate(items: Sequence[DoDItem], *, user) -> None:
+    """Set ``shown_postmortems`` (the motivating post-mortems ``user`` may read,
+    in key order) and ``hidden_postmortems`` (how many others, an int) on each
+    DoD item. One query; reads the items' prefetched ``postmortems`` (deleted
+    documents are already left out by the default manager)."""
+    linked = {pm.pk for item in items for pm in item.postmortems.all()}
+    readable = set(PostMortem.objects.visible_to(user).filter(pk__in=linked).values_list("pk", flat=True))
+    for item in items:
+        pms = sorted(item.postmortems.all(), key=lambda pm: pm.pk)
+        item.shown_postmortems = [pm for pm in pms if pm.pk in readable]
+        item.hidden_postmortems = len(pms) - len(item.shown_postmortems)
+
 
 # --- Definition of Done ----------------------------------------------------------------
 
@@ -39,10 +80,14 @@ def dod_for(*, team: Team | None) -> DefinitionOfDone | None:
     return DefinitionOfDone.objects.select_related("team").filter(scope=scope, team=team).first()
 
 
-def dod_current_for(*, team: Team | None) -> CurrentDoD:
-    """The newest version and items of a scope's DoD (version 0 and no items when there is none)."""
+def dod_current_for(*, team: Team | None, user=None) -> CurrentDoD:
+    """The newest version and items of a scope's DoD (version 0 and no items when there is none);
+    with ``user``, each item's post-mortem links are filtered for them (``item_links_annotate``)."""
     dod = dod_for(team=team)
-    return dod_current(dod=dod) if dod else CurrentDoD(dod=None, version=None)
+    current = dod_current(dod=dod) if dod else CurrentDoD(dod=None, version=None)
+    if user is not None:
+        item_links_annotate(current.items, user=user)
+    return current
 
 
 def dod_versions(*, dod: DefinitionOfDone | None) -> QuerySet[DoDVersion]:
@@ -57,11 +102,15 @@ def dod_versions(*, dod: DefinitionOfDone | None) -> QuerySet[DoDVersion]:
     )
 
 
-def dod_version_items(*, version: DoDVersion | None) -> list[DoDItem]:
-    """A version's items in order, with factor and post-mortem links prefetched."""
+def dod_version_items(*, version: DoDVersion | None, user=None) -> list[DoDItem]:
+    """A version's items in order, with factor and post-mortem links prefetched;
+    with ``user``, ``item_links_annotate`` is applied too."""
     if version is None:
         return []
-    return list(version.items.select_related("factor").prefetch_related("postmortems").order_by("position"))
+    items = list(version.items.select_related("factor").prefetch_related("postmortems").order_by("position"))
+    if user is not None:
+        item_links_annotate(items, user=user)
+    return items
 
 
 def dod_markdown(*, current: CurrentDoD, scope_name: str, url: str = "") -> str:
@@ -225,28 +274,40 @@ def dod_diff(*, old: DoDVersion | None, new: DoDVersion | None) -> DoDDiff:
 # --- proposals ------------------------------------------------------------------------------
 
 
-def proposal_list() -> QuerySet[DoDProposal]:
-    """Proposals for list pages and the API list, with ``evidence_count`` (int)
-    and the relations a row shows; the query count does not grow with rows."""
-    counted = (
-        ProposalEvidence.objects.filter(proposal=OuterRef("pk"))
-        .order_by()
-        .values("proposal")
-        .annotate(n=Count("pk"))
-        .values("n")[:1]
-    )
+def proposal_list(*, user) -> QuerySet[DoDProposal]:
+    """Proposals for list pages and the API list, with the relations a row shows
+    and two counts (ints): ``evidence_count``, the incidents behind the proposal
+    (soft-deleted post-mortems left out), and ``readable_evidence_count``, those
+    ``user`` may read; the difference is shown only as an anonymous count. The
+    query count does not grow with rows."""
+
+    def counted(condition: Q) -> Coalesce:
+        rows = (
+            ProposalEvidence.objects.filter(proposal=OuterRef("pk"))
+            .filter(condition)
+            .order_by()
+            .values("proposal")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return Coalesce(Subquery(rows), Value(0), output_field=IntegerField())
+
     return DoDProposal.objects.select_related("team", "factor", "decided_by", "dod_version").annotate(
-        evidence_count=Coalesce(Subquery(counted), Value(0), output_field=IntegerField())
+        evidence_count=counted(live_evidence_q()),
+        readable_evidence_count=counted(readable_evidence_q(user)),
     )
 
 
-def proposal_detail() -> QuerySet[DoDProposal]:
-    """Proposals with their evidence (post-mortems, their teams and action items) prefetched."""
-    evidence = ProposalEvidence.objects.select_related("postmortem", "postmortem__team").prefetch_related(
-        Prefetch("postmortem__action_items", queryset=ActionItem.objects.order_by("id"))
+def proposal_detail(*, user) -> QuerySet[DoDProposal]:
+    """Proposals with the evidence ``user`` may read (post-mortems, their teams
+    and action items) prefetched as ``evidence.all()``, newest first."""
+    evidence = (
+        ProposalEvidence.objects.filter(readable_evidence_q(user))
+        .select_related("postmortem", "postmortem__team")
+        .prefetch_related(Prefetch("postmortem__action_items", queryset=ActionItem.objects.order_by("id")))
     )
     return (
-        proposal_list()
+        proposal_list(user=user)
         .select_related("previous")
         .prefetch_related(Prefetch("evidence", queryset=evidence.order_by("-started_at", "-postmortem_id")))
     )
@@ -277,10 +338,14 @@ class FactorHistory:
     total: int
 
 
-def factor_history(*, postmortem: PostMortem, limit: int = 5) -> list[FactorHistory]:
+def factor_history(*, postmortem: PostMortem, user, limit: int = 5) -> list[FactorHistory]:
     """For each factor of ``postmortem``: the post-mortems with the same factor
     that started before it, same team first, newest first (``limit`` each), and
     how many there are in its team and in the organisation.
+
+    Only post-mortems ``user`` may read are listed or counted (soft-deleted ones
+    never): the counts are figures of what the reader can open, so a restricted
+    document shows up neither as a title nor as a number.
 
     A post-mortem without a start time compares by creation time instead. One
     query, whatever the number of factors (window functions rank and count per
@@ -292,6 +357,8 @@ def factor_history(*, postmortem: PostMortem, limit: int = 5) -> list[FactorHist
             "contributingfactor_id"
         )
     ).exclude(postmortem_id=postmortem.pk)
+    # The link table's manager does not hide deleted documents: say so here.
+    rows = rows.filter(postmortem__deleted_at__isnull=True).filter(visibility_q(user, prefix="postmortem__"))
     if postmortem.started_at:
         rows = rows.filter(postmortem__started_at__lt=postmortem.started_at)
     else:
@@ -357,26 +424,31 @@ def similarity_query(*, postmortem: PostMortem, max_terms: int = 10) -> str:
 SIMILAR_CANDIDATES = 300
 
 
-def similar_postmortems(*, postmortem: PostMortem, limit: int = 5) -> list[PostMortem]:
+def similar_postmortems(*, postmortem: PostMortem, user, limit: int = 5) -> list[PostMortem]:
     """The most similar other post-mortems by full-text search (``postmortems.search``),
     best first. One query.
 
-    Candidates are the ``SIMILAR_CANDIDATES`` newest post-mortems that share the
-    document's team or one of its contributing factors, so the cost does not grow
-    with the size of the corpus.
+    Candidates are the ``SIMILAR_CANDIDATES`` newest post-mortems that ``user``
+    may read and that share the document's team or one of its contributing
+    factors, so the cost does not grow with the size of the corpus.
     """
     query = similarity_query(postmortem=postmortem)
     if not query:
         return []
     related = Q(team_id=postmortem.team_id) | Q(factors__in=postmortem.factors.values("pk"))
     candidates = (
-        PostMortem.objects.filter(related)
+        PostMortem.objects.visible_to(user)
+        .filter(related)
         .exclude(pk=postmortem.pk)
         .order_by("-started_at", "-id")
         .values("pk")
         .distinct()[:SIMILAR_CANDIDATES]
     )
-    pool = PostMortem.objects.filter(pk__in=Subquery(candidates.values("pk"))).select_related("team")
+    pool = (
+        PostMortem.objects.visible_to(user)
+        .filter(pk__in=Subquery(candidates.values("pk")))
+        .select_related("team")
+    )
     found = search_postmortems(pool, query)
     return list(found[:limit])
 
@@ -433,9 +505,10 @@ def version_pair(
 
 
 def evidence_preview(
-    *, proposals: Sequence[DoDProposal], per_proposal: int = 4
+    *, proposals: Sequence[DoDProposal], user, per_proposal: int = 4
 ) -> dict[int, list[ProposalEvidence]]:
-    """The newest ``per_proposal`` evidence rows of each proposal (one query, for list pages).
+    """The newest ``per_proposal`` evidence rows of each proposal that ``user``
+    may read (one query, for list pages).
 
     Returns:
         ``{proposal id: [ProposalEvidence with postmortem and team]}``.
@@ -445,6 +518,7 @@ def evidence_preview(
         return {}
     rows = (
         ProposalEvidence.objects.filter(proposal_id__in=ids)
+        .filter(readable_evidence_q(user))
         .select_related("postmortem", "postmortem__team")
         .only(
             "proposal_id",

@@ -228,14 +228,20 @@ def _items_as_data(items: Sequence[DoDItem]) -> list[ItemData]:
     return [ItemData(text=item.text, uid=item.uid) for item in items]
 
 
-def _acceptance_reason(proposal: DoDProposal, evidence_keys: list[str]) -> str:
+def _acceptance_reason(proposal: DoDProposal, postmortems: Sequence[PostMortem]) -> str:
+    # The reason is shown to every reader of the DoD: it names organisation
+    # documents only and counts restricted ones (issue 9).
+    evidence_keys = [pm.key for pm in postmortems if pm.visibility == PostMortem.Visibility.ORGANISATION]
+    restricted = len(postmortems) - len(evidence_keys)
     shown = ", ".join(evidence_keys[:12]) + (
         f" and {len(evidence_keys) - 12} more" if len(evidence_keys) > 12 else ""
     )
+    if restricted:
+        shown += f"{' and ' if evidence_keys else ''}{restricted} restricted"
     what = "is not working" if proposal.kind == DoDProposal.Kind.ITEM_NOT_WORKING else "recurred"
     reason = (
         f"Accepted DoD proposal #{proposal.pk}: “{proposal.factor.name}” {what} — "
-        f"{len(evidence_keys)} post-mortem(s) ({shown}); rule {proposal.min_incidents} in "
+        f"{len(postmortems)} post-mortem(s) ({shown}); rule {proposal.min_incidents} in "
         f"{proposal.window_days} days."
     )
     return reason[:REASON_MAX]
@@ -277,7 +283,11 @@ def proposal_accept(
         )
         if locked.status != DoDProposal.Status.OPEN:
             raise ProposalDecided(f"This proposal was already {locked.status}.", code="decided")
-        evidence = list(locked.evidence.select_related("postmortem").order_by("started_at", "postmortem_id"))
+        evidence = list(
+            locked.evidence.filter(postmortem__deleted_at__isnull=True)
+            .select_related("postmortem")
+            .order_by("started_at", "postmortem_id")
+        )
         postmortems = [row.postmortem for row in evidence]
         dod = dod_get_or_create(team=locked.team)
         current = dod_current(dod=dod)
@@ -302,7 +312,7 @@ def proposal_accept(
                 dod=dod,
                 user=user,
                 items=items,
-                reason=reason or _acceptance_reason(locked, [pm.key for pm in postmortems]),
+                reason=reason or _acceptance_reason(locked, postmortems),
             )
         except ValidationError as exc:
             detail = exc.message_dict if hasattr(exc, "error_dict") else {"text": exc.messages}

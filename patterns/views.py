@@ -106,6 +106,7 @@ def dod_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     team = _scope_team(slug)
     dod = selectors.dod_for(team=team)
     current = services.dod_current(dod=dod) if dod else services.CurrentDoD(dod=None, version=None)
+    selectors.item_links_annotate(current.items, user=request.user)
     versions = list(selectors.dod_versions(dod=dod))
     numbers = {}
     for name in ("from", "to"):
@@ -249,18 +250,20 @@ def proposals_inbox(request: HttpRequest) -> HttpResponse:
     if "status" not in params:
         params.setlist("status", [DoDProposal.Status.OPEN])
     mine = rights.any and not rights.all_teams and not request.GET.get("all")
-    queryset = selectors.proposal_list().order_by("-created_at", "-id")
+    queryset = selectors.proposal_list(user=request.user).order_by("-created_at", "-id")
     if mine:
         queryset = queryset.filter(Q(team_id__in=rights.team_ids) | Q(scope=Scope.ORG))
     filterset = DoDProposalFilter(params, queryset=queryset, request=request)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     proposals = list(page.object_list)
-    evidence = selectors.evidence_preview(proposals=proposals, per_proposal=4)
+    evidence = selectors.evidence_preview(proposals=proposals, user=request.user, per_proposal=4)
     for proposal in proposals:
         proposal.preview = evidence.get(proposal.pk, [])
         proposal.curator = rights.can(proposal.team_id)
         proposal.show_team = proposal.team_id is None
-        proposal.more = max(proposal.evidence_count - len(proposal.preview), 0)
+        # Readable evidence not previewed links to the proposal; restricted
+        # evidence is only ever a count (``proposal.restricted_evidence_count``).
+        proposal.more = max(proposal.readable_evidence_count - len(proposal.preview), 0)
         for row in proposal.preview:
             row.excerpt, row.excerpt_section = why_excerpt(
                 why_it_happened=row.postmortem.why_it_happened, what_happened=row.postmortem.what_happened
@@ -282,6 +285,7 @@ def proposals_inbox(request: HttpRequest) -> HttpResponse:
 
 
 def _proposal_context(request: HttpRequest, proposal: DoDProposal, **forms_) -> dict:
+    # ``proposal_detail(user=…)`` prefetched only the evidence this reader may read.
     evidence = list(proposal.evidence.all())
     for row in evidence:
         row.excerpt, row.excerpt_section = why_excerpt(
@@ -314,12 +318,12 @@ def proposal_page(request: HttpRequest, pk: int) -> HttpResponse:
     Raises:
         Http404: unknown proposal.
     """
-    proposal = get_object_or_404(selectors.proposal_detail(), pk=pk)
+    proposal = get_object_or_404(selectors.proposal_detail(user=request.user), pk=pk)
     return render(request, "patterns/proposal.html", _proposal_context(request, proposal))
 
 
 def _decide(request: HttpRequest, pk: int, form_class, decide) -> HttpResponse:
-    proposal = get_object_or_404(selectors.proposal_detail(), pk=pk)
+    proposal = get_object_or_404(selectors.proposal_detail(user=request.user), pk=pk)
     if not can_curate(request.user, proposal.team):
         raise PermissionDenied("Only staff, team leads and facilitators may decide this proposal.")
     form = form_class(request.POST, prefix="accept" if form_class is AcceptForm else "reject")
@@ -339,7 +343,7 @@ def _decide(request: HttpRequest, pk: int, form_class, decide) -> HttpResponse:
             return redirect(decided.get_absolute_url())
     messages.error(request, "Nothing was decided; see the message below.")
     key = "accept_form" if form_class is AcceptForm else "reject_form"
-    proposal = get_object_or_404(selectors.proposal_detail(), pk=pk)
+    proposal = get_object_or_404(selectors.proposal_detail(user=request.user), pk=pk)
     return render(
         request, "patterns/proposal.html", _proposal_context(request, proposal, **{key: form}), status=400
     )
@@ -405,7 +409,7 @@ def retro_page(request: HttpRequest, slug: str) -> HttpResponse:
     """
     team = get_object_or_404(Team, slug=slug)
     quarter = _quarter(request)
-    report = retro_report(team=team, quarter=quarter)
+    report = retro_report(team=team, quarter=quarter, user=request.user)
     teams = Team.objects.order_by("name")
     return render(request, "patterns/retro.html", {"report": report, "teams": teams})
 
@@ -420,7 +424,7 @@ def retro_download(request: HttpRequest, slug: str) -> HttpResponse:
     """
     team = get_object_or_404(Team, slug=slug)
     quarter = _quarter(request)
-    report = retro_report(team=team, quarter=quarter)
+    report = retro_report(team=team, quarter=quarter, user=request.user)
     page = request.build_absolute_uri(
         reverse("patterns:retro", kwargs={"slug": team.slug}) + f"?quarter={quarter.slug}"
     )

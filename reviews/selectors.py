@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from postmortems.access import visibility_q
 from postmortems.models import ActionItem, PostMortem, Team, TimelineEntry
 from reviews.agenda import agenda_from_minutes
 from reviews.models import PulseResponse, Review, ReviewNote, ReviewStepTime, TeamReviewSettings
@@ -148,23 +149,42 @@ def facilitator_warnings(pm: PostMortem, facilitator) -> list[str]:
 # --- the review page and its clock ----------------------------------------------------
 
 
-def review_detail() -> QuerySet[Review]:
-    """Reviews with what the review page and the API detail show."""
-    return Review.objects.select_related(
-        "postmortem", "postmortem__team", "facilitator", "note_taker", "created_by", "ended_by"
-    ).prefetch_related(
-        "invitees",
-        "attendees",
-        Prefetch("notes", queryset=ReviewNote.objects.select_related("created_by")),
-        Prefetch("step_times", queryset=ReviewStepTime.objects.order_by("index")),
+def readable_reviews_q(user, prefix: str = "") -> Q:
+    """Reviews ``user`` may see: those of live post-mortems they may read.
+
+    A review belongs to its post-mortem: its page, notes, clock, invite and
+    pulse answers are as private as the document (``postmortems.access``), and
+    vanish with it when it is soft-deleted. ``prefix`` is the lookup path from
+    the queried model to the review (``"review__"`` for pulse answers).
+    """
+    return Q(**{f"{prefix}postmortem__deleted_at__isnull": True}) & visibility_q(
+        user, prefix=f"{prefix}postmortem__"
     )
 
 
-def review_list() -> QuerySet[Review]:
-    """Reviews for lists: the post-mortem, its team and the people prefetched."""
-    return Review.objects.select_related(
-        "postmortem", "postmortem__team", "facilitator", "note_taker"
-    ).prefetch_related("invitees")
+def review_detail(*, user) -> QuerySet[Review]:
+    """The reviews ``user`` may see, with what the review page and the API detail show."""
+    return (
+        Review.objects.filter(readable_reviews_q(user))
+        .select_related(
+            "postmortem", "postmortem__team", "facilitator", "note_taker", "created_by", "ended_by"
+        )
+        .prefetch_related(
+            "invitees",
+            "attendees",
+            Prefetch("notes", queryset=ReviewNote.objects.select_related("created_by")),
+            Prefetch("step_times", queryset=ReviewStepTime.objects.order_by("index")),
+        )
+    )
+
+
+def review_list(*, user) -> QuerySet[Review]:
+    """The reviews ``user`` may see, for lists: the post-mortem, its team and the people prefetched."""
+    return (
+        Review.objects.filter(readable_reviews_q(user))
+        .select_related("postmortem", "postmortem__team", "facilitator", "note_taker")
+        .prefetch_related("invitees")
+    )
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -325,15 +345,20 @@ def pulse_for_postmortem(pm: PostMortem) -> PulseSummary:
     return pulse_summary(PulseResponse.objects.filter(review__postmortem=pm))
 
 
-def pulse_for_team(team: Team) -> PulseSummary:
-    """Pulse results of every review of ``team``'s post-mortems."""
-    return pulse_summary(PulseResponse.objects.filter(review__postmortem__team=team))
+def pulse_for_team(team: Team, *, user) -> PulseSummary:
+    """Pulse results of the reviews of ``team``'s post-mortems that ``user`` may read
+    (the free-text answers of a restricted document's review stay with its readers)."""
+    return pulse_summary(
+        PulseResponse.objects.filter(review__postmortem__team=team).filter(
+            readable_reviews_q(user, prefix="review__")
+        )
+    )
 
 
-def team_reviews(team: Team) -> QuerySet[Review]:
-    """``team``'s reviews, newest first, with pulse counts (``pulse_count``)."""
+def team_reviews(team: Team, *, user) -> QuerySet[Review]:
+    """``team``'s reviews that ``user`` may see, newest first, with pulse counts (``pulse_count``)."""
     return (
-        review_list()
+        review_list(user=user)
         .filter(postmortem__team=team)
         .annotate(pulse_count=Count("pulses"))
         .order_by("-scheduled_at", "-id")

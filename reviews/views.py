@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from postmortems import selectors as pm_selectors
+from postmortems.access import get_visible_postmortem
 from postmortems.forms import FindingWaiveForm
 from postmortems.models import ActionItem, ContributingFactor, PostMortem, Team
 from postmortems.onepager import SECTION_FIELDS, SECTION_TITLES
@@ -65,8 +66,10 @@ def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def _review(pk: int) -> Review:
-    return get_object_or_404(selectors.review_detail(), pk=pk)
+def _review(request: HttpRequest, pk: int) -> Review:
+    """The review, if its post-mortem is live and readable by the user; 404
+    otherwise, the same answer as for a review that does not exist."""
+    return get_object_or_404(selectors.review_detail(user=request.user), pk=pk)
 
 
 #: Where on the review page each kind of finding can be fixed.
@@ -103,9 +106,10 @@ def schedule(request: HttpRequest, key: str) -> HttpResponse:
         Http404: unknown post-mortem. PermissionDenied: not an author, the
             facilitator, a team lead or staff.
     """
-    pm = get_object_or_404(
-        PostMortem.objects.select_related("team", "facilitator").prefetch_related("authors"),
-        pk=_pk_from_key(key),
+    pm = get_visible_postmortem(
+        request.user,
+        _pk_from_key(key),
+        queryset=PostMortem.objects.select_related("team", "facilitator").prefetch_related("authors"),
     )
     permissions.require_schedule(request.user, pm)
     existing = selectors.open_review_for(pm)
@@ -172,7 +176,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     Raises:
         PermissionDenied: anyone but the facilitator and staff.
     """
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_run(request.user, review)
     if review.status != Review.Status.SCHEDULED:
         messages.info(request, "Only a scheduled review can be changed.")
@@ -241,7 +245,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def invite(request: HttpRequest, pk: int) -> HttpResponse:
     """The review's calendar invite (``text/calendar``, attachment ``review-PM-<n>.ics``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     response = HttpResponse(review_ics(review), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="review-{review.postmortem.key}.ics"'
     return response
@@ -363,7 +367,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The review page: review mode while scheduled or running (projected on a
     shared screen), the summary with the pulse once ended. ``?view=<step>``
     shows another step's panel without moving the clock."""
-    return _render_review(request, _review(pk))
+    return _render_review(request, _review(request, pk))
 
 
 def _back(review: Review, anchor: str = "") -> HttpResponse:
@@ -374,7 +378,7 @@ def _back(review: Review, anchor: str = "") -> HttpResponse:
 @require_POST
 def start(request: HttpRequest, pk: int) -> HttpResponse:
     """Start the review's clock (facilitator and staff)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_run(request.user, review)
     try:
         services.review_start(review=review, user=request.user)
@@ -387,7 +391,7 @@ def start(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def next_step(request: HttpRequest, pk: int) -> HttpResponse:
     """Move the agenda on from the step the page showed (POST ``from_step``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_run(request.user, review)
     form = StepForm(request.POST)
     if not form.is_valid():
@@ -404,7 +408,7 @@ def next_step(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def end(request: HttpRequest, pk: int) -> HttpResponse:
     """End the review (POST ``outcome``): the readiness check must pass."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_run(request.user, review)
     form = EndForm(request.POST)
     if form.is_valid():
@@ -418,7 +422,7 @@ def end(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"The review has ended: {review.postmortem.key} is reviewed and the owners are told."
             )
             return _back(review)
-    return _render_review(request, _review(pk), status=400, bound={"end": form}, view_step="wrapup")
+    return _render_review(request, _review(request, pk), status=400, bound={"end": form}, view_step="wrapup")
 
 
 @login_required
@@ -427,7 +431,7 @@ def section(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """Save one section inline (POST ``<name>-text``, ``<name>-version``,
     ``<name>-base_text``). A conflicting edit re-renders the page with 409 and
     both texts; ``overwrite`` in the POST saves "mine" over the stored text."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     if name not in SECTION_FIELDS:
         raise Http404("No such section.")
@@ -450,7 +454,7 @@ def section(request: HttpRequest, pk: int, name: str) -> HttpResponse:
             f"“{SECTION_TITLES[name]}” was changed by someone else while you edited it. Nothing was saved: "
             "compare the two texts below and choose.",
         )
-        return _render_review(request, _review(pk), status=409, conflict=conflict)
+        return _render_review(request, _review(request, pk), status=409, conflict=conflict)
     except ValidationError as exc:
         _apply_errors(form, exc)
         return _render_review(request, review, status=400, bound={f"section:{name}": form})
@@ -476,7 +480,7 @@ def _bound_post(request, review, form_key, form, call, success, anchor, view_ste
 @require_POST
 def add_action_item(request: HttpRequest, pk: int) -> HttpResponse:
     """Quick-add an action item (POST ``item-text``, ``item-owner``, ``item-due_date``, ``item-kind``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     added = {}
 
@@ -499,7 +503,7 @@ def add_action_item(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def decline_action_item(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
     """Move an action item to the declined changes (POST ``rationale``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     item = get_object_or_404(ActionItem, pk=item_id, postmortem_id=review.postmortem_id)
     form = DeclineItemForm(request.POST)
@@ -522,7 +526,7 @@ def decline_action_item(request: HttpRequest, pk: int, item_id: int) -> HttpResp
 @require_POST
 def add_declined_change(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a declined change (POST ``declined-text``, ``declined-rationale``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     return _bound_post(
         request,
@@ -540,7 +544,7 @@ def add_declined_change(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def set_factor(request: HttpRequest, pk: int) -> HttpResponse:
     """Tag or untag a contributing factor (POST ``factor`` slug, ``tagged``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     form = FactorForm(request.POST)
     if not form.is_valid():
@@ -566,7 +570,7 @@ def set_factor(request: HttpRequest, pk: int) -> HttpResponse:
 def add_note(request: HttpRequest, pk: int) -> HttpResponse:
     """Add a decision or a parking-lot idea (POST ``<prefix>-kind``, ``<prefix>-text``;
     the prefix is ``parking`` or ``decision``, whichever form was sent)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     prefix = "decision" if "decision-text" in request.POST else "parking"
     return _bound_post(
@@ -584,7 +588,7 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def update_note(request: HttpRequest, pk: int, note_id: int) -> HttpResponse:
     """Mark a note done / open (POST ``done``) or remove it (POST ``delete``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     note = get_object_or_404(ReviewNote, pk=note_id, review=review)
     form = NoteUpdateForm(request.POST)
@@ -605,7 +609,7 @@ def update_note(request: HttpRequest, pk: int, note_id: int) -> HttpResponse:
 @require_POST
 def attendance(request: HttpRequest, pk: int) -> HttpResponse:
     """Record who is in the room (POST ``attendees``, user ids; the list replaces the old one)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     form = AttendanceForm(request.POST)
     if not form.is_valid():
@@ -627,7 +631,7 @@ def attendance(request: HttpRequest, pk: int) -> HttpResponse:
 def waive(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark a language finding intentional from the review page (POST ``section``,
     ``rule``, ``excerpt``, ``reason``)."""
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_edit(request.user, review)
     form = FindingWaiveForm(request.POST)
     if form.is_valid():
@@ -655,7 +659,7 @@ def pulse(request: HttpRequest, pk: int) -> HttpResponse:
     Raises:
         PermissionDenied: the review has not ended, or the user was neither invited nor there.
     """
-    review = _review(pk)
+    review = _review(request, pk)
     permissions.require_pulse(request.user, review)
     answer = PulseResponse.objects.filter(review=review, respondent=request.user).first()
     status = 200
@@ -707,8 +711,8 @@ def team(request: HttpRequest, slug: str) -> HttpResponse:
         form = AgendaForm(initial=settings_row.minutes())
     context = {
         "team": team_obj,
-        "pulse": selectors.pulse_for_team(team_obj),
-        "reviews": list(selectors.team_reviews(team_obj)[:50]),
+        "pulse": selectors.pulse_for_team(team_obj, user=request.user),
+        "reviews": list(selectors.team_reviews(team_obj, user=request.user)[:50]),
         "agenda": settings_row.agenda(),
         "total_minutes": settings_row.total_minutes,
         "form": form,

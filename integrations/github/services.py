@@ -128,9 +128,12 @@ def _same_pull_request(row: FixPullRequest, event: PullRequestEvent) -> bool:
 
 
 def _rows_of(event: PullRequestEvent) -> list[FixPullRequest]:
-    """Every fix-PR row, in any post-mortem, for this pull request (linked by
-    a key or pasted by hand)."""
-    rows = FixPullRequest.objects.filter(repository__iexact=event.repository, number=event.number)
+    """Every fix-PR row, in any live post-mortem, for this pull request (linked
+    by a key or pasted by hand). Rows of soft-deleted documents are left alone:
+    a deleted document is not changed by a webhook (it stays as deleted)."""
+    rows = FixPullRequest.objects.filter(
+        repository__iexact=event.repository, number=event.number, postmortem__deleted_at__isnull=True
+    )
     return [row for row in rows if _same_pull_request(row, event)]
 
 
@@ -206,6 +209,8 @@ def pull_request_apply(*, event: PullRequestEvent, apply_state: bool = True) -> 
         "unknown: AI-99"]``.
     """
     keys = find_keys(title=event.title, body=event.body, branch=event.branch)
+    # The default managers leave soft-deleted documents and their items out:
+    # a key naming one reads as unknown, so nothing is linked or closed there.
     items = {
         item.pk: item
         for item in ActionItem.objects.filter(pk__in=keys.action_item_ids).select_related("postmortem")

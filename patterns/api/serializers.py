@@ -23,6 +23,7 @@ from patterns.models import (
     PatternSettings,
     Scope,
 )
+from patterns.selectors import item_links_annotate
 from patterns.suggestions import why_excerpt
 from postmortems.models import ContributingFactor, PostMortem
 
@@ -33,18 +34,30 @@ _PM_KEY = re.compile(r"PM-([1-9]\d{0,17})", re.IGNORECASE)
 
 
 class DoDItemSerializer(serializers.ModelSerializer):
-    """One checklist item. ``postmortems`` are the keys of the motivating post-mortems."""
+    """One checklist item. ``postmortems`` are the keys of the motivating
+    post-mortems the reader may open; ``restricted_postmortems`` counts the
+    others (restricted documents: never named, only counted)."""
 
     factor = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     postmortems = serializers.SerializerMethodField()
+    restricted_postmortems = serializers.SerializerMethodField()
 
     class Meta:
         model = DoDItem
-        fields = ["uid", "position", "text", "factor", "postmortems", "adopted_at"]
+        fields = ["uid", "position", "text", "factor", "postmortems", "restricted_postmortems", "adopted_at"]
         read_only_fields = fields
 
+    def _links(self, item: DoDItem) -> DoDItem:
+        if not hasattr(item, "shown_postmortems"):  # not annotated by the view: do it now, safely
+            request = self.context.get("request")
+            item_links_annotate([item], user=getattr(request, "user", None))
+        return item
+
     def get_postmortems(self, item: DoDItem) -> list[str]:
-        return [pm.key for pm in item.postmortems.all()]
+        return [pm.key for pm in self._links(item).shown_postmortems]
+
+    def get_restricted_postmortems(self, item: DoDItem) -> int:
+        return self._links(item).hidden_postmortems
 
 
 class DoDSerializer(serializers.Serializer):
@@ -131,7 +144,11 @@ class DoDItemWriteSerializer(serializers.Serializer):
             if not match:
                 raise serializers.ValidationError(f"Not a post-mortem key: {key!r} (expected PM-<number>).")
             ids.append(int(match.group(1)))
-        found = {pm.pk: pm for pm in PostMortem.objects.filter(pk__in=ids).only("pk")}
+        # Only documents the writer may read: a restricted one answers like a
+        # missing one, so its existence does not leak through this error.
+        request = self.context.get("request")
+        readable = PostMortem.objects.visible_to(getattr(request, "user", None))
+        found = {pm.pk: pm for pm in readable.filter(pk__in=ids).only("pk")}
         missing = [f"PM-{pk}" for pk in ids if pk not in found]
         if missing:
             raise serializers.ValidationError(f"No such post-mortem: {', '.join(missing)}.")
@@ -171,7 +188,10 @@ class PatternSettingsSerializer(serializers.ModelSerializer):
 
 
 class DoDProposalSerializer(serializers.ModelSerializer):
-    """One DoD proposal in a list. ``evidence_count`` counts incidents;
+    """One DoD proposal in a list. ``evidence_count`` counts incidents (deleted
+    post-mortems left out), ``restricted_evidence_count`` those of them the
+    reader may not open (shown nowhere else); when it is not 0, ``window_start``
+    and ``window_end`` are null (an edge may be a restricted incident's start).
     ``dod_version`` is the version number an acceptance created."""
 
     url = serializers.HyperlinkedIdentityField(view_name="patterns-api:dodproposal-detail")
@@ -179,8 +199,11 @@ class DoDProposalSerializer(serializers.ModelSerializer):
     factor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     factor_name = serializers.CharField(source="factor.name", read_only=True)
     evidence_count = serializers.IntegerField(read_only=True)
+    restricted_evidence_count = serializers.IntegerField(read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     dod_version = serializers.SerializerMethodField()
+    window_start = serializers.DateTimeField(read_only=True, allow_null=True)
+    window_end = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = DoDProposal
@@ -200,6 +223,7 @@ class DoDProposalSerializer(serializers.ModelSerializer):
             "window_start",
             "window_end",
             "evidence_count",
+            "restricted_evidence_count",
             "previous",
             "created_at",
             "evidence_updated_at",
@@ -213,6 +237,14 @@ class DoDProposalSerializer(serializers.ModelSerializer):
 
     def get_dod_version(self, proposal: DoDProposal) -> int | None:
         return proposal.dod_version.number if proposal.dod_version_id else None
+
+    def to_representation(self, proposal: DoDProposal) -> dict:
+        data = super().to_representation(proposal)
+        if proposal.restricted_evidence_count:
+            # The window's edges are incidents' start times, possibly of a
+            # restricted document the reader may not open: not shown then.
+            data["window_start"] = data["window_end"] = None
+        return data
 
 
 class EvidenceSerializer(serializers.Serializer):

@@ -73,6 +73,18 @@ class ScopeMixin:
         return get_object_or_404(Team, slug=slug)
 
 
+def _hidden_links(team: Team | None, user) -> dict:
+    """``{item uid: [post-mortems linked to it that user may not read]}`` of the
+    scope's current DoD: an API change that names an item's post-mortems keeps
+    these links, since a curator who cannot see a document cannot unlink it."""
+    current = selectors.dod_current_for(team=team, user=user)
+    return {
+        item.uid: [pm for pm in item.postmortems.all() if pm not in item.shown_postmortems]
+        for item in current.items
+        if item.hidden_postmortems
+    }
+
+
 def _current_payload(current: services.CurrentDoD, team: Team | None) -> dict:
     version = current.version
     return {
@@ -99,7 +111,7 @@ class DoDView(ScopeMixin, APIView):
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         team = self.scope_team()
-        current = selectors.dod_current_for(team=team)
+        current = selectors.dod_current_for(team=team, user=request.user)
         return Response(api.DoDSerializer(_current_payload(current, team), context={"request": request}).data)
 
     @extend_schema(
@@ -117,15 +129,20 @@ class DoDView(ScopeMixin, APIView):
     def post(self, request: Request, slug: str | None = None) -> Response:
         team = self.scope_team()
         _require_curator(request, team)
-        serializer = api.DoDWriteSerializer(data=request.data)
+        serializer = api.DoDWriteSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        hidden = _hidden_links(team, request.user)
         items = [
             services.ItemData(
                 text=row["text"],
                 uid=row.get("uid"),
                 factor=row.get("factor", services.KEEP),
-                postmortems=row.get("postmortems"),
+                postmortems=(
+                    None
+                    if row.get("postmortems") is None
+                    else [*row["postmortems"], *hidden.get(row.get("uid"), [])]
+                ),
             )
             for row in data["items"]
         ]
@@ -138,7 +155,7 @@ class DoDView(ScopeMixin, APIView):
             reason=data["reason"],
             base_version=data.get("base_version"),
         )
-        current = selectors.dod_current_for(team=team)
+        current = selectors.dod_current_for(team=team, user=request.user)
         body = api.DoDSerializer(_current_payload(current, team), context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -214,7 +231,8 @@ class DoDVersionDetailView(ScopeMixin, APIView):
         )
         if version is None:
             raise NotFound(f"No version {number}.")
-        return Response(api.DoDVersionDetailSerializer(version).data)
+        selectors.item_links_annotate(list(version.items.all()), user=request.user)
+        return Response(api.DoDVersionDetailSerializer(version, context={"request": request}).data)
 
 
 class DoDDiffView(ScopeMixin, APIView):
@@ -305,8 +323,8 @@ class DoDProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     def get_queryset(self) -> QuerySet[DoDProposal]:
         if self.action == "retrieve":
-            return selectors.proposal_detail()
-        return selectors.proposal_list().order_by("-created_at", "-id")
+            return selectors.proposal_detail(user=self.request.user)
+        return selectors.proposal_list(user=self.request.user).order_by("-created_at", "-id")
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -322,6 +340,7 @@ class DoDProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(self._detail(proposal))
 
     def _detail(self, proposal: DoDProposal) -> dict:
+        # Only the evidence the reader may read was prefetched (``proposal_detail``).
         evidence = list(proposal.evidence.all())
         proposal.candidate_wordings = candidate_wordings(
             factor=proposal.factor, postmortems=[row.postmortem for row in evidence]
@@ -337,7 +356,7 @@ class DoDProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         _call_service(function, proposal=proposal, user=request.user, **serializer.validated_data)
-        return Response(self._detail(selectors.proposal_detail().get(pk=proposal.pk)))
+        return Response(self._detail(selectors.proposal_detail(user=request.user).get(pk=proposal.pk)))
 
     @extend_schema(
         summary="Accept a DoD proposal",

@@ -9,15 +9,21 @@ from patterns import selectors
 register = template.Library()
 
 
-@register.inclusion_tag("patterns/_history_panel.html")
-def factor_history_panel(pm) -> dict:
+def _reader(context):
+    request = context.get("request")
+    return getattr(request, "user", None) or context.get("user")
+
+
+@register.inclusion_tag("patterns/_history_panel.html", takes_context=True)
+def factor_history_panel(context, pm) -> dict:
     """ "This factor has happened before": for each factor of ``pm``, earlier
     post-mortems with it (same team first), and the most similar post-mortems
-    by full-text search."""
+    by full-text search — only those the page's reader may open."""
+    user = _reader(context)
     return {
         "pm": pm,
-        "histories": selectors.factor_history(postmortem=pm),
-        "similar": selectors.similar_postmortems(postmortem=pm),
+        "histories": selectors.factor_history(postmortem=pm, user=user),
+        "similar": selectors.similar_postmortems(postmortem=pm, user=user),
     }
 
 

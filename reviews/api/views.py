@@ -23,6 +23,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from postmortems.access import get_visible_postmortem
 from postmortems.api import serializers as pm_api
 from postmortems.api.permissions import API_PERMISSIONS
 from postmortems.models import ActionItem, PostMortem, Team
@@ -85,12 +86,17 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     queryset = Review.objects.none()
 
     def get_queryset(self) -> QuerySet[Review]:
+        user = self.request.user
         if self.action == "list":
-            return selectors.review_list().order_by("-scheduled_at", "-id")
+            return selectors.review_list(user=user).order_by("-scheduled_at", "-id")
         if self.action == "state":
             # Polled every few seconds by every screen: only what the clock reads.
-            return Review.objects.select_related("postmortem").prefetch_related("step_times")
-        return selectors.review_detail()
+            return (
+                Review.objects.filter(selectors.readable_reviews_q(user))
+                .select_related("postmortem")
+                .prefetch_related("step_times")
+            )
+        return selectors.review_detail(user=user)
 
     def get_serializer_class(self):
         return {
@@ -100,7 +106,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         }.get(self.action, api.ReviewDetailSerializer)
 
     def _detail(self, review: Review, code: int = status.HTTP_200_OK) -> Response:
-        fresh = selectors.review_detail().get(pk=review.pk)
+        fresh = selectors.review_detail(user=self.request.user).get(pk=review.pk)
         return Response(
             api.ReviewDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code
         )
@@ -125,7 +131,11 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={201: api.ReviewDetailSerializer},
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
-        data = self._body(api.ReviewScheduleSerializer, request)
+        serializer = api.ReviewScheduleSerializer(data=request.data)
+        # A post-mortem the user may not read answers like a missing one (400, same text).
+        serializer.fields["postmortem"].queryset = PostMortem.objects.visible_to(request.user)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
         pm = (
             PostMortem.objects.select_related("team")
             .prefetch_related("authors")
@@ -176,7 +186,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         raw = request.query_params.get("postmortem", "")
         if not raw.isdigit() or len(raw) > 18:
             raise serializers.ValidationError({"postmortem": ["Give the post-mortem's id."]})
-        pm = get_object_or_404(PostMortem.objects.select_related("team"), pk=int(raw))
+        pm = get_visible_postmortem(
+            request.user, int(raw), queryset=PostMortem.objects.select_related("team")
+        )
         warnings: list[str] = []
         username = request.query_params.get("facilitator")
         if username:
@@ -236,7 +248,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(api.ClockSerializer(selectors.review_clock(self.get_object())).data)
 
     def _clock(self, review: Review) -> Response:
-        fresh = selectors.review_detail().get(pk=review.pk)
+        fresh = selectors.review_detail(user=self.request.user).get(pk=review.pk)
         return Response(api.ClockSerializer(selectors.review_clock(fresh)).data)
 
     @extend_schema(summary="Start the review's clock", request=None, responses={200: api.ClockSerializer})
@@ -468,11 +480,11 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def pulse_summary(self, request: Request) -> Response:
         pm_raw = request.query_params.get("postmortem", "")
         team_slug = request.query_params.get("team", "")
-        answers = PulseResponse.objects.all()
+        answers = PulseResponse.objects.filter(selectors.readable_reviews_q(request.user, prefix="review__"))
         if pm_raw:
             if not pm_raw.isdigit() or len(pm_raw) > 18:
                 raise serializers.ValidationError({"postmortem": ["Give the post-mortem's id."]})
-            answers = answers.filter(review__postmortem=get_object_or_404(PostMortem, pk=int(pm_raw)))
+            answers = answers.filter(review__postmortem=get_visible_postmortem(request.user, int(pm_raw)))
         if team_slug:
             answers = answers.filter(review__postmortem__team=get_object_or_404(Team, slug=team_slug))
         if not pm_raw and not team_slug:

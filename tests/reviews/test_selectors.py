@@ -50,7 +50,7 @@ def test_clock_counts_down_from_stored_times(running_review, facilitator):
     review = services.review_next_step(
         review=running_review, user=facilitator, from_step=0, now=start + dt.timedelta(minutes=3, seconds=30)
     )
-    review = selectors.review_detail().get(pk=review.pk)
+    review = selectors.review_detail(user=facilitator).get(pk=review.pk)
     clock = selectors.review_clock(review, now=start + dt.timedelta(minutes=5))
     assert clock["step"] == "timeline" and clock["current_step"] == 1
     assert clock["step_remaining_seconds"] == 12 * 60 - 90
@@ -62,7 +62,9 @@ def test_clock_counts_down_from_stored_times(running_review, facilitator):
 
 
 def test_clock_before_the_start(scheduled_review):
-    clock = selectors.review_clock(selectors.review_detail().get(pk=scheduled_review.pk))
+    clock = selectors.review_clock(
+        selectors.review_detail(user=scheduled_review.facilitator).get(pk=scheduled_review.pk)
+    )
     assert clock["status"] == "scheduled" and clock["step_remaining_seconds"] is None
     assert clock["planned_minutes"] == 30 and clock["elapsed_seconds"] is None
 
@@ -77,6 +79,6 @@ def test_pulse_summary(ended_review, author, teammate, facilitator, team):
     assert summary.learned_counts == {1: 0, 2: 1, 3: 0, 4: 0, 5: 1}
     assert (summary.come_again, summary.come_again_share) == (1, 0.5)
     assert summary.changes == ["Shorter"]
-    assert selectors.pulse_for_team(team).as_dict()["learned_counts"]["5"] == 1
+    assert selectors.pulse_for_team(team, user=author).as_dict()["learned_counts"]["5"] == 1
     empty = selectors.pulse_summary(PulseResponse.objects.none())
     assert (empty.responses, empty.learned_average, empty.come_again_share) == (0, None, None)
