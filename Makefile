@@ -76,7 +76,8 @@ bench: install
 	BENCH_SIZES=$(BENCH_SIZES) BENCH_SQLITE_MAX=$(BENCH_SQLITE_MAX) $(BIN)/python -m bench.run
 
 ## verify: the long proofs of tests/reliability (issue 9) — stored XSS executed in Chromium on
-## every page, the backup and restore drill with a bigger seed, … — on SQLite, then on
+## every page, the backup and restore drill with a bigger seed, schemathesis over the API schema
+## (≥ 1,000 requests), 8 concurrent If-Match writers for 30 s under gunicorn (PostgreSQL), … — on SQLite, then on
 ## PostgreSQL + Redis when they answer; they write their figures into docs/reliability.md.
 ## `make test` runs the same tests in a short form (and writes nothing).
 VERIFY_TESTS ?= tests/reliability
