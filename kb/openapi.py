@@ -41,11 +41,23 @@ _DESCRIPTIONS = {
 _METHODS = ("get", "put", "patch", "post", "delete")
 
 
-def _error_response(code: str) -> dict[str, Any]:
-    return {
-        "description": _DESCRIPTIONS[code],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
-    }
+def _error_response(code: str, other_media: list[str]) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
+    # A view that renders Markdown or iCalendar answers its errors with the
+    # renderer the client asked for (DRF content negotiation): document those too.
+    for media in other_media:
+        content[media] = {"schema": {"type": "string"}}
+    return {"description": _DESCRIPTIONS[code], "content": content}
+
+
+def _success_media(responses: dict) -> list[str]:
+    media: list[str] = []
+    for code, response in responses.items():
+        if str(code).startswith("2"):
+            for name in response.get("content", {}):
+                if name != "application/json" and name not in media:
+                    media.append(name)
+    return media
 
 
 def add_common_error_responses(result: dict, generator, request, public) -> dict:
@@ -65,10 +77,11 @@ def add_common_error_responses(result: dict, generator, request, public) -> dict
             takes_input = "requestBody" in operation or any(
                 parameter.get("in") == "query" for parameter in operation.get("parameters", [])
             )
+            other_media = _success_media(responses)
             for code in ("400", "401", "403", "404", "429"):
                 if code == "400" and not takes_input:
                     continue
-                responses.setdefault(code, _error_response(code))
+                responses.setdefault(code, _error_response(code, other_media))
     return result
 
 

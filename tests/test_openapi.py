@@ -80,3 +80,41 @@ def test_a_nul_character_in_a_form_body_is_a_clear_400(api, team):
     response = api.post("/api/v1/postmortems/", {"title": "x", "team": "pay\x00ments"}, format="multipart")
     assert response.status_code == 400
     assert "NUL" in response.json()["detail"]
+
+
+# Regressions for what schemathesis found (docs/reliability.md, T26).
+
+
+def test_a_non_numeric_proposal_id_is_404_not_500(api):
+    for verb in ("accept", "reject"):
+        response = api.post(f"/api/v1/dod-proposals/abc/{verb}/", {"reason": "x"}, format="json")
+        assert response.status_code == 404, verb
+
+
+def test_pattern_settings_document_null_for_a_team_that_never_saved_them(api, team, schema):
+    body = api.get(f"/api/v1/teams/{team.slug}/pattern-settings/").json()
+    assert body["updated_by"] is None and body["updated_at"] is None
+    props = schema["components"]["schemas"]["PatternSettings"]["properties"]
+    assert props["updated_at"].get("nullable") is True
+    assert props["updated_by"].get("nullable") is True
+
+
+def test_pulse_summary_without_a_scope_is_a_400_with_a_string_detail(api):
+    response = api.get("/api/v1/reviews/pulse-summary/")
+    assert response.status_code == 400
+    assert isinstance(response.json()["detail"], str)
+
+
+def test_markdown_and_calendar_endpoints_document_their_errors_in_their_own_media_type(schema):
+    operations = [
+        (path, operation)
+        for path, method, operation in _operations(schema)
+        if any(
+            not media.startswith("application/json")
+            for media in operation["responses"].get("200", {}).get("content", {})
+        )
+    ]
+    assert operations
+    for path, operation in operations:
+        media = set(operation["responses"]["200"]["content"])
+        assert media <= set(operation["responses"]["404"]["content"]), path

@@ -177,6 +177,8 @@ class PatternSettingsSerializer(serializers.ModelSerializer):
     min_incidents = serializers.IntegerField(min_value=MIN_INCIDENTS_FLOOR, max_value=100)
     window_days = serializers.IntegerField(min_value=1, max_value=WINDOW_DAYS_MAX)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    # Both null for a team that never saved its own rule (the defaults apply).
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = PatternSettings

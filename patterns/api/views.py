@@ -17,6 +17,7 @@ from typing import Any
 import django_filters.rest_framework as filters_drf
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -349,9 +350,10 @@ class DoDProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return api.DoDProposalDetailSerializer(proposal, context=self.get_serializer_context()).data
 
     def _decide(self, request: Request, function, **kwargs) -> Response:
-        proposal = get_object_or_404(
-            DoDProposal.objects.select_related("team", "factor"), pk=self.kwargs["pk"]
-        )
+        pk = str(self.kwargs["pk"])
+        if not pk.isdigit():  # e.g. /dod-proposals/abc/accept/: no such proposal, not a 500
+            raise Http404("No such proposal.")
+        proposal = get_object_or_404(DoDProposal.objects.select_related("team", "factor"), pk=int(pk))
         _require_curator(request, proposal.team)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -488,7 +488,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if team_slug:
             answers = answers.filter(review__postmortem__team=get_object_or_404(Team, slug=team_slug))
         if not pm_raw and not team_slug:
-            raise serializers.ValidationError({"detail": ["Give `postmortem` or `team`."]})
+            raise serializers.ValidationError({"detail": "Give `postmortem` or `team`."})
         return Response(api.PulseSummarySerializer(selectors.pulse_summary(answers).as_dict()).data)
 
 
