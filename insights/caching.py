@@ -146,7 +146,7 @@ def _on_postmortem_saved(sender, instance, **kwargs) -> None:
 
     if instance.deleted_at is not None or instance.visibility != PostMortem.Visibility.ORGANISATION:
         _forget_now()
-    else:
+    elif snapshots.refresh_wanted():  # nothing to queue when tasks run in-process
         transaction.on_commit(snapshots.request_refresh)
 
 
@@ -157,7 +157,8 @@ def _on_postmortem_deleted(sender, instance, **kwargs) -> None:
 def _on_action_item_changed(sender, instance, **kwargs) -> None:
     from insights import snapshots
 
-    transaction.on_commit(snapshots.request_refresh)
+    if snapshots.refresh_wanted():
+        transaction.on_commit(snapshots.request_refresh)
 
 
 def connect_signals() -> None:

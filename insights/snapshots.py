@@ -187,6 +187,11 @@ def invalidate() -> None:
     FiguresSnapshot.objects.all().delete()
 
 
+def refresh_wanted() -> bool:
+    """Would ``request_refresh`` enqueue anything here? (False when tasks run in-process)."""
+    return not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and conf.snapshot_seconds() > 0
+
+
 def request_refresh() -> None:
     """Enqueue ``insights.refresh_snapshots`` once for a burst of changes (call after commit).
 
@@ -195,7 +200,7 @@ def request_refresh() -> None:
     (and keep their figures for ``INSIGHTS_CACHE_SECONDS``). A broker or cache
     failure never fails the save: beat refreshes within ``INSIGHTS_SNAPSHOT_SECONDS``.
     """
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) or conf.snapshot_seconds() <= 0:
+    if not refresh_wanted():
         return
     try:
         if not cache.add(PENDING_KEY, 1, PENDING_SECONDS):

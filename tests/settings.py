@@ -17,3 +17,6 @@ STORAGES = {  # no manifest needed in tests
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# No background insights snapshots unless a test asks (tests/insights/test_snapshots.py
+# turns them on): otherwise every save in the Redis run would queue a refresh.
+INSIGHTS_SNAPSHOT_SECONDS = 0

@@ -27,6 +27,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import parsers as drf_parsers
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
@@ -438,6 +439,9 @@ class LintView(APIView):
     """``POST /api/v1/lint/``: run the blameless-language checker over a piece of text."""
 
     permission_classes = API_PERMISSIONS
+    # Plain DRF parsers: the checker takes any text, NUL included (nothing is
+    # stored or looked up), unlike the rest of the API (kb/parsers.py).
+    parser_classes = [drf_parsers.JSONParser, drf_parsers.FormParser, drf_parsers.MultiPartParser]
 
     @extend_schema(
         summary="Check wording for blame, human error, hindsight and vague actions",
