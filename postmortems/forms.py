@@ -497,25 +497,8 @@ def iter_row_errors(error: ValidationError) -> Iterator[tuple[str, int | None, s
 
 # --- edit conflicts (two people saved the same version) ---------------------------------------
 
-#: The document fields the conflict page compares, in form order.
-CONFLICT_FIELDS = (
-    "title",
-    "team",
-    "services",
-    "severity",
-    "status",
-    "started_at",
-    "detected_at",
-    "mitigated_at",
-    "resolved_at",
-    "authors",
-    "facilitator",
-    "factors",
-    "source_url",
-    "visibility",
-    "restricted_to",
-    *SECTION_FIELDS,
-)
+#: The document fields the conflict page compares: all the form's, in form order.
+CONFLICT_FIELDS = tuple(PostMortemForm.Meta.fields)
 _MULTI_FIELDS = frozenset({"services", "authors", "factors", "restricted_to"})
 _TIME_FIELDS = frozenset({"started_at", "detected_at", "mitigated_at", "resolved_at"})
 #: (formset prefix, snapshot key, label) of the row lists the conflict page compares.
