@@ -4,11 +4,15 @@ Curating means: accepting or rejecting DoD proposals, changing a Definition of
 Done, changing a team's pattern settings, and running pattern detection. Web
 pages, the API and (through them) everything else ask ``can_curate``.
 
-* A team's DoD: staff, the team's leads (``TeamMembership.Role.LEAD``), and the
-  team's facilitators — anyone who facilitated one of its post-mortems.
-* The organisation's DoD (``team`` None): staff, and anyone who leads a team or
-  facilitated a post-mortem (they speak for a team in the organisation-wide
-  quality retro).
+* A team's DoD: staff, and the team's leads and facilitators
+  (``TeamMembership.Role.LEAD`` / ``FACILITATOR``). Being named facilitator on a
+  post-mortem does not count: anyone may create a post-mortem in any team and
+  name themselves, so it would let anyone curate any team (found in review).
+* The organisation's DoD (``team`` None): staff, and anyone who leads or
+  facilitates a team (they speak for a team in the organisation-wide quality retro).
+* Running detection for the whole organisation (``may_run_org_detection``): staff
+  only — its report names windows and counts over every team's documents,
+  restricted ones included.
 
 Reading is open to every signed-in user, like the rest of the knowledge base.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from postmortems.models import PostMortem, Team, TeamMembership
+from postmortems.models import Team, TeamMembership
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,19 @@ def curation_for(user) -> Curation:
     elif user.is_staff:
         rights = Curation(all_teams=True, team_ids=frozenset())
     else:
-        leads = TeamMembership.objects.filter(user=user, role=TeamMembership.Role.LEAD).values_list(
-            "team_id", flat=True
-        )
-        facilitated = PostMortem.objects.filter(facilitator=user).values_list("team_id", flat=True).distinct()
-        rights = Curation(all_teams=False, team_ids=frozenset(leads) | frozenset(facilitated))
+        curated = TeamMembership.objects.filter(
+            user=user, role__in=[TeamMembership.Role.LEAD, TeamMembership.Role.FACILITATOR]
+        ).values_list("team_id", flat=True)
+        rights = Curation(all_teams=False, team_ids=frozenset(curated))
     return rights
+
+
+def may_run_detection(user, team: Team | None) -> bool:
+    """May ``user`` run detection for ``team`` (None: everyone)? Team curators for
+    their team (they read its restricted documents); staff for the organisation."""
+    if team is None:
+        return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_staff)
+    return can_curate(user, team)
 
 
 def can_curate(user, team: Team | None) -> bool:

@@ -32,7 +32,7 @@ from patterns.forms import (
     items_from_formset,
 )
 from patterns.models import DefinitionOfDone, DoDProposal, DoDVersion, PatternSettings, Scope
-from patterns.permissions import can_curate, curation_for
+from patterns.permissions import can_curate, curation_for, may_run_detection
 from patterns.retro import Quarter, retro_markdown, retro_report
 from patterns.suggestions import candidate_wordings, why_excerpt
 from postmortems.models import Team
@@ -379,8 +379,10 @@ def run_detection(request: HttpRequest) -> HttpResponse:
     """
     slug = request.POST.get("team") or None
     team = get_object_or_404(Team, slug=slug) if slug else None
-    if not can_curate(request.user, team):
-        raise PermissionDenied("Only staff, team leads and facilitators may run pattern detection.")
+    if not may_run_detection(request.user, team):
+        raise PermissionDenied(
+            "Only staff may run detection for everyone; a team's leads and facilitators for their team."
+        )
     report = detect_patterns(team=team)
     messages.success(request, f"Pattern detection: {report.summary_line()}")
     return redirect(reverse("patterns:inbox"))

@@ -34,7 +34,7 @@ from patterns.api import serializers as api
 from patterns.detection import detect_patterns
 from patterns.filters import DoDProposalFilter
 from patterns.models import DoDItem, DoDProposal, DoDVersion, PatternSettings
-from patterns.permissions import can_curate
+from patterns.permissions import can_curate, may_run_detection
 from patterns.suggestions import candidate_wordings
 from postmortems.api.permissions import API_PERMISSIONS
 from postmortems.models import Team
@@ -397,8 +397,9 @@ class DetectView(APIView):
     @extend_schema(
         summary="Run pattern detection",
         description=(
-            "With `team`: that team only; without: every team and the organisation. Staff, team leads "
-            "and facilitators (of that team) only. `dry_run` reports without writing."
+            "With `team`: that team only (its leads, facilitators and staff); without: every team "
+            "and the organisation (staff only: the report spans every team's documents). "
+            "`dry_run` reports without writing."
         ),
         request=api.DetectSerializer,
         responses=api.DetectionReportSerializer,
@@ -412,6 +413,9 @@ class DetectView(APIView):
             team = Team.objects.filter(slug=slug).first()
             if team is None:
                 raise serializers.ValidationError({"team": f"No team with slug {slug!r}."})
-        _require_curator(request, team)
+        if not may_run_detection(request.user, team):
+            raise PermissionDenied(
+                "Only staff may run detection for everyone; a team's leads and facilitators for their team."
+            )
         report = detect_patterns(team=team, dry_run=serializer.validated_data["dry_run"])
         return Response(api.DetectionReportSerializer(report).data)

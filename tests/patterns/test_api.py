@@ -12,7 +12,8 @@ from patterns import services
 from patterns.detection import detect_patterns
 from patterns.models import DoDProposal, DoDVersion, PatternSettings
 from patterns.services import ItemData
-from tests.factories import ActionItemFactory, TeamFactory, factor
+from postmortems.models import TeamMembership
+from tests.factories import ActionItemFactory, TeamFactory, TeamMembershipFactory, factor
 from tests.patterns.conftest import day, pm_at
 
 pytestmark = pytest.mark.django_db
@@ -209,10 +210,25 @@ def test_members_and_outsiders_cannot_change_a_teams_dod(api, outsider_api, two_
     assert DoDVersion.objects.count() == 2
 
 
-def test_a_facilitator_of_the_team_may_change_its_dod(outsider, outsider_api, team):
-    pm_at(team, day(0), "config-change", facilitator=outsider)
-    response = outsider_api.post(DOD, {"reason": "Facilitated PM.", "items": [{"text": "x"}]}, format="json")
+def test_the_teams_facilitator_role_may_change_its_dod(outsider, outsider_api, team):
+    TeamMembershipFactory(team=team, user=outsider, role=TeamMembership.Role.FACILITATOR)
+    response = outsider_api.post(DOD, {"reason": "Facilitator.", "items": [{"text": "x"}]}, format="json")
     assert response.status_code == 201
+
+
+def test_naming_oneself_facilitator_of_a_postmortem_grants_no_curation(outsider, outsider_api, team):
+    # Anyone may create a post-mortem in any team and name themselves its
+    # facilitator; that must not make them a curator of the team's DoD.
+    pm_at(team, day(0), "config-change", facilitator=outsider)
+    response = outsider_api.post(DOD, {"reason": "Mine now.", "items": [{"text": "x"}]}, format="json")
+    assert response.status_code == 403
+    assert DoDVersion.objects.count() == 0
+
+
+def test_detection_for_everyone_is_for_staff_and_a_team_lead_runs_it_for_their_team(lead_api, team):
+    assert lead_api.post("/api/v1/patterns/detect/", {"dry_run": True}, format="json").status_code == 403
+    ok = lead_api.post("/api/v1/patterns/detect/", {"team": team.slug, "dry_run": True}, format="json")
+    assert ok.status_code == 200
 
 
 def test_a_team_lead_may_change_the_org_dod_but_a_member_may_not(lead_api, api):
@@ -459,7 +475,9 @@ def test_a_lead_runs_detection_for_the_team(lead_api, team):
 def test_dry_run_detection_writes_nothing(lead_api, team):
     for d in (0, 30, 60):
         pm_at(team, day(d), "config-change")
-    body = lead_api.post("/api/v1/patterns/detect/", {"dry_run": True}, format="json").json()
+    body = lead_api.post(
+        "/api/v1/patterns/detect/", {"team": team.slug, "dry_run": True}, format="json"
+    ).json()
     assert body["dry_run"] is True and body["findings"][0]["outcome"] == "opened"
     assert not DoDProposal.objects.exists()
 
@@ -471,5 +489,5 @@ def test_detection_permissions_and_bad_input(api, lead_api, outsider_api, team):
     assert lead_api.post("/api/v1/patterns/detect/", {"team": other.slug}, format="json").status_code == 403
     assert lead_api.post("/api/v1/patterns/detect/", {"team": "nope"}, format="json").status_code == 400
     assert lead_api.post("/api/v1/patterns/detect/", {"dry_run": "maybe"}, format="json").status_code == 400
-    # A lead may run the organisation-wide detection (without a team).
-    assert lead_api.post("/api/v1/patterns/detect/", {}, format="json").status_code == 200
+    # The organisation-wide run (without a team) spans every team's documents: staff only.
+    assert lead_api.post("/api/v1/patterns/detect/", {}, format="json").status_code == 403
