@@ -568,7 +568,6 @@ class PostMortemWriteSerializer(serializers.ModelSerializer):
             "what_we_dont_change",
             "factors",
             "source_url",
-            "external_id",
             "visibility",
             "restricted_to",
             "timeline",

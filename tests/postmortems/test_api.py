@@ -237,14 +237,16 @@ def test_not_doing_with_a_reason_is_accepted(api):
     assert ActionItem.objects.get().not_doing_reason == "Service retired"
 
 
-def test_duplicate_external_id_is_a_400_not_a_500(api, team):
-    PostMortemFactory(team=team, external_id="gh-123")
+def test_external_id_is_set_by_imports_only_so_it_cannot_probe_hidden_documents(api, team):
+    # A writable, unique external id would answer "already exists" for a restricted
+    # or deleted document's id (an existence oracle, and a 500 for deleted ones).
+    PostMortemFactory(team=team, external_id="gh-123", visibility="restricted")
 
     response = api.post(LIST, valid_body(external_id="gh-123"), format="json")
 
-    assert response.status_code == 400
-    assert "external_id" in response.json()
-    assert PostMortem.objects.count() == 1
+    assert response.status_code == 201
+    assert response.json()["external_id"] == ""
+    assert PostMortem.objects.filter(external_id="gh-123").count() == 1
 
 
 # --- read ---------------------------------------------------------------------------
