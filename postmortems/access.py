@@ -152,9 +152,21 @@ def can_view(user, pm: PostMortem) -> bool:
     """May ``user`` read ``pm``? (at most three small queries)"""
     if not is_active(user) or pm.deleted_at is not None:
         return False
-    if user.is_staff or pm.visibility == PostMortem.Visibility.ORGANISATION:
+    if pm.visibility == PostMortem.Visibility.ORGANISATION:
         return True
-    if user.pk in (pm.facilitator_id, pm.created_by_id):
+    return can_view_as_restricted(user, pm)
+
+
+def can_view_as_restricted(user, pm: PostMortem) -> bool:
+    """Would ``user`` read ``pm`` if it were restricted? (its restricted past: history)
+
+    A document restricted once and opened to the organisation later keeps its
+    restricted revisions for those who could read it restricted; everyone else
+    sees its history from the first organisation-wide revision on.
+    """
+    if not is_active(user) or pm.deleted_at is not None:
+        return False
+    if user.is_staff or user.pk in (pm.facilitator_id, pm.created_by_id):
         return True
     if _member_role(user, pm) is not None or _is_author(user, pm):
         return True

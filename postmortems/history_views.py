@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -36,6 +36,23 @@ def _document(request: HttpRequest, key: str) -> PostMortem:
     )
 
 
+def _hidden_until(request: HttpRequest, pm: PostMortem, listed) -> int:
+    """The last revision number this reader may not see (0: none), see
+    ``revisions.restricted_until``."""
+    if access.can_view_as_restricted(request.user, pm):
+        return 0
+    return revisions.restricted_until(listed)
+
+
+def _visible_revision(request: HttpRequest, pm: PostMortem, history_id, listed):
+    """``revisions.revision_get``, and Http404 for a revision of the document's
+    restricted past that this reader may not see (the same answer as unknown)."""
+    revision = revisions.revision_get(pm, history_id, listed)
+    if revision.number <= _hidden_until(request, pm, listed):
+        raise Http404("No such revision.")
+    return revision
+
+
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def postmortem_history(request: HttpRequest, key: str) -> HttpResponse:
@@ -48,7 +65,8 @@ def postmortem_history(request: HttpRequest, key: str) -> HttpResponse:
         Http404: for a malformed, unknown, deleted or invisible document.
     """
     pm = _document(request, key)
-    entries = revisions.history_entries(pm)
+    hidden = _hidden_until(request, pm, revisions.revision_list(pm))
+    entries = revisions.history_entries(pm, hide_until=hidden)
     numbered = [entry for entry in entries if entry.is_revision]
     page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context: dict[str, Any] = {
@@ -59,6 +77,7 @@ def postmortem_history(request: HttpRequest, key: str) -> HttpResponse:
         "default_from": numbered[1].history_id if len(numbered) > 1 else None,
         "latest": numbered[0].history_id if numbered else None,
         "can_edit": access.can_edit(request.user, pm),
+        "hidden_revisions": hidden,
     }
     return render(request, "postmortems/history.html", context)
 
@@ -82,8 +101,8 @@ def postmortem_history_compare(request: HttpRequest, key: str) -> HttpResponse:
         context = {"pm": pm, "error": "Pick two revisions to compare (both “from” and “to”)."}
         return render(request, "postmortems/history_compare.html", context, status=400)
     listed = revisions.revision_list(pm)
-    old = revisions.revision_get(pm, raw["from"], listed)
-    new = revisions.revision_get(pm, raw["to"], listed)
+    old = _visible_revision(request, pm, raw["from"], listed)
+    new = _visible_revision(request, pm, raw["to"], listed)
     if old.number > new.number:
         old, new = new, old
     context = {
@@ -131,7 +150,7 @@ def postmortem_history_restore(request: HttpRequest, key: str, history_id: int) 
     """
     pm = _document(request, key)
     access.require_edit(request.user, pm)
-    revision = revisions.revision_get(pm, history_id)
+    revision = _visible_revision(request, pm, history_id, revisions.revision_list(pm))
     if request.method != "POST":
         return _restore_page(request, pm, revision)
 

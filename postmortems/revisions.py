@@ -711,7 +711,20 @@ def _row_events(postmortem: PostMortem, names: _Names) -> list[RowEvent]:
     return events
 
 
-def history_entries(postmortem: PostMortem) -> list[Revision | RowEvent]:
+def restricted_until(revisions: Sequence[Revision]) -> int:
+    """The number of the last revision made while the document was restricted (0: none).
+
+    Readers who could not read the document restricted
+    (``access.can_view_as_restricted``) see neither that revision nor any
+    before it, nor the row events of that time: the history of a document
+    opened to the organisation must not show what it said, or who could read
+    it, while it was restricted.
+    """
+    numbers = [rev.number for rev in revisions if rev.record.visibility == PostMortem.Visibility.RESTRICTED]
+    return max(numbers, default=0)
+
+
+def history_entries(postmortem: PostMortem, *, hide_until: int = 0) -> list[Revision | RowEvent]:
     """The history page's list, newest first.
 
     Revisions carry ``summary`` (phrases from ``Comparison.summary`` against the
@@ -749,6 +762,14 @@ def history_entries(postmortem: PostMortem) -> list[Revision | RowEvent]:
         else:
             standalone.append(event)
     entries: list[Revision | RowEvent] = [*revisions, *standalone]
+    if hide_until:
+        # Everything up to the last hidden revision's date (its rows included).
+        horizon = revisions[hide_until - 1].date
+        entries = [
+            entry
+            for entry in entries
+            if (entry.number > hide_until if entry.is_revision else entry.date > horizon)
+        ]
     entries.sort(key=lambda entry: (entry.date, entry.is_revision), reverse=True)
     return entries
 

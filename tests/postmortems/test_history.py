@@ -490,3 +490,42 @@ def test_restore_leaves_out_a_deleted_author_and_says_so(web, author, team):
     pm.refresh_from_db()
     assert pm.title == "Checkout 500s after config push"
     assert list(pm.authors.all()) == [author]
+
+
+def test_the_restricted_past_of_a_document_opened_later_stays_hidden_from_outsiders(client, team, author):
+    reader = UserFactory(username="rita", first_name="Rita", last_name="Reader")
+    outsider = UserFactory(username="otto")
+    pm = services.postmortem_save(
+        user=author,
+        fields={
+            "title": "Key leak",
+            "team": team,
+            "severity": "SEV2",
+            "what_happened": "SECRET-IP 10.1.2.3 was exposed.",
+            "visibility": "restricted",
+            "restricted_to": [reader],
+        },
+    )
+    services.postmortem_save(
+        user=author,
+        postmortem=pm,
+        fields={"what_happened": "A key was exposed.", "visibility": "organisation", "restricted_to": []},
+    )
+    first, last = (
+        PostMortem.history.filter(id=pm.pk).order_by("history_id").values_list("history_id", flat=True)
+    )
+
+    client.force_login(outsider)
+    page = client.get(f"/postmortems/{pm.key}/history/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "SECRET-IP" not in html and "Rita" not in html and 'id="restricted-past"' in html
+    compare = client.get(f"/postmortems/{pm.key}/history/compare/", {"from": first, "to": last})
+    assert compare.status_code == 404
+    # Restoring is for editors (403 first, whatever the revision), and editors see it all.
+    assert client.get(f"/postmortems/{pm.key}/history/{first}/restore/").status_code == 403
+
+    client.force_login(author)  # the team sees its whole history
+    compare = client.get(f"/postmortems/{pm.key}/history/compare/", {"from": first, "to": last})
+    assert compare.status_code == 200
+    assert "SECRET-IP" in compare.content.decode()
