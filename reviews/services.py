@@ -118,6 +118,29 @@ def _normalise_newlines(text: str) -> str:
     return (text or "").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _require_readers(pm: PostMortem, *, note_taker, invitees) -> None:
+    """The note-taker and invitees of a review must be able to read the document
+    (``postmortems.access``): a restricted post-mortem's invitation names it.
+    The facilitator becomes the document's facilitator, and so a reader.
+
+    Raises:
+        ValidationError: ``note_taker`` / ``invitees`` naming who cannot read it.
+    """
+    from postmortems import access
+
+    errors: dict[str, list[str]] = {}
+    if note_taker is not None and not access.can_view(note_taker, pm):
+        errors["note_taker"] = [f"{note_taker.get_username()} cannot read this restricted post-mortem."]
+    outsiders = [person.get_username() for person in invitees if not access.can_view(person, pm)]
+    if outsiders:
+        names = ", ".join(outsiders)
+        errors["invitees"] = [
+            f"{names} cannot read this restricted post-mortem; add them as named readers first."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
 def _require_active(user, field: str) -> None:
     if user is not None and not user.is_active:
         raise ValidationError({field: f"{user.get_username()} is not an active user."})
@@ -185,6 +208,7 @@ def review_schedule(
         failing = _readiness_messages(pm)
         if failing:
             raise ValidationError({"readiness": failing})
+        _require_readers(pm, note_taker=note_taker, invitees=invitees)
         changes: dict[str, Any] = {}
         if pm.status == PostMortem.Status.DRAFT:
             changes["status"] = PostMortem.Status.IN_REVIEW

@@ -525,3 +525,34 @@ def test_declining_an_item_of_another_postmortem_is_refused(
         )
     assert "item" in caught.value.message_dict
     assert ActionItem.objects.filter(pk=item.pk).exists()
+
+
+def test_a_restricted_postmortem_is_reviewed_only_with_people_who_may_read_it(
+    ready_pm, author, teammate, facilitator, note_taker, outsider
+):
+    ready_pm.visibility = PostMortem.Visibility.RESTRICTED
+    ready_pm.save(update_fields=["visibility"])
+    with pytest.raises(ValidationError) as caught:
+        services.review_schedule(
+            user=author,
+            postmortem=ready_pm,
+            scheduled_at=soon(),
+            facilitator=facilitator,
+            note_taker=note_taker,
+            invitees=[teammate, outsider],
+        )
+    errors = caught.value.message_dict
+    assert "nina cannot read" in errors["note_taker"][0]
+    assert "mallory" in errors["invitees"][0] and "bob" not in errors["invitees"][0]
+    assert not Review.objects.exists()
+    # Named readers may be invited; the facilitator becomes the document's facilitator.
+    ready_pm.restricted_to.add(note_taker, outsider)
+    review = services.review_schedule(
+        user=author,
+        postmortem=ready_pm,
+        scheduled_at=soon(),
+        facilitator=facilitator,
+        note_taker=note_taker,
+        invitees=[teammate, outsider],
+    )
+    assert set(review.invitees.values_list("username", flat=True)) == {"bob", "mallory"}
