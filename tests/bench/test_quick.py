@@ -171,10 +171,17 @@ def _published(corpus):
 
 
 def test_one_page_query_counts_do_not_grow_with_the_documents_rows(corpus, api, web):
-    # Same number of contributing factors, fewest and most timeline / action-item / PR rows.
-    one_factor = [doc for doc in _published(corpus) if len(doc.factors) == 1]
-    lean = corpus.ids[min(one_factor, key=domain_rows).external_id]
-    rich = corpus.ids[max(one_factor, key=domain_rows).external_id]
+    # Same number of contributing factors (the most common count, so it holds for
+    # the public corpora and for the demo fallback alike), fewest and most
+    # timeline / action-item / PR rows.
+    by_factors: dict[int, list] = {}
+    for doc in _published(corpus):
+        by_factors.setdefault(len(doc.factors), []).append(doc)
+    same_factors = max(by_factors.values(), key=len)
+    assert len(same_factors) >= 2, by_factors.keys()
+    lean = corpus.ids[min(same_factors, key=domain_rows).external_id]
+    rich = corpus.ids[max(same_factors, key=domain_rows).external_id]
+    assert domain_rows(min(same_factors, key=domain_rows)) < domain_rows(max(same_factors, key=domain_rows))
 
     assert queries_of(lambda: api.get(f"{LIST}{lean}/")) == queries_of(lambda: api.get(f"{LIST}{rich}/"))
     assert queries_of(lambda: web.get(f"/postmortems/PM-{lean}/")) == queries_of(
