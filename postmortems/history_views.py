@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from postmortems import access, revisions
+from postmortems import access, restore, revisions
 from postmortems.models import PostMortem
 from postmortems.services import StaleVersionError
 from postmortems.views import _pk_from_key
@@ -160,7 +160,7 @@ def postmortem_history_restore(request: HttpRequest, key: str, history_id: int) 
             request, pm, revision, status=400, errors=["The form was incomplete; nothing was restored."]
         )
     try:
-        outcome = revisions.revision_restore(
+        outcome = restore.revision_restore(
             user=request.user,
             postmortem=pm,
             history_id=revision.history_id,

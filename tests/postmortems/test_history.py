@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from postmortems import revisions, services
+from postmortems import restore, revisions, services
 from postmortems.models import ActionItem, DeclinedChange, PostMortem, TeamMembership
 from tests.factories import TeamMembershipFactory, UserFactory, factor
 
@@ -330,7 +330,7 @@ def test_a_partial_restore_meets_the_readiness_gate(web, author, team):
     # A record without a snapshot (a plain save()): only its columns can come back,
     # a mix this document never was, so the gate applies as to any edit.
     PostMortem.history.filter(history_id=first).update(related={})
-    plan = revisions.restore_plan(pm, revisions.revision_get(pm, first))
+    plan = restore.restore_plan(pm, revisions.revision_get(pm, first))
     assert plan.exact is False and plan.action_items is None and "factors" not in plan.fields
     pm.refresh_from_db()
     response = web.post(restore_url(pm, first), {"version": pm.version})
@@ -470,7 +470,7 @@ def test_restore_plan_reuses_rows_that_still_exist(author, team):
     entry = pm.timeline.get()
     change = pm.declined_changes.get()
     services.postmortem_save(user=author, postmortem=pm, fields={"title": "Later"}, declined_changes=[])
-    plan = revisions.restore_plan(pm, revisions.revision_list(pm)[0])
+    plan = restore.restore_plan(pm, revisions.revision_list(pm)[0])
     assert plan.exact is True and plan.notes == []
     assert plan.timeline[0]["id"] == entry.pk  # unchanged since: kept
     assert "id" not in plan.declined_changes[0]  # deleted since: created again
