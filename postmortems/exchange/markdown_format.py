@@ -77,6 +77,9 @@ from postmortems.exchange.document import (
     TimelineRow,
 )
 
+# Safe either way; the C loader is ~10x faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 UTC = dt.UTC
 
 SECTION_HEADINGS = {
@@ -406,7 +409,9 @@ def _read_front_matter(lines: list[str]) -> tuple[dict[str, Any], dict[str, int]
     if end is None:
         raise RecordError("the front matter is not closed by a '---' line", 1)
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        # libyaml's loader (same safe constructors, same error marks) when PyYAML was
+        # built with it: the pure-Python one was ~40% of the import's time.
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
