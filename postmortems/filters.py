@@ -75,6 +75,25 @@ class PostMortemFilter(django_filters.FilterSet):
         model = PostMortem
         fields = ["q", "team", "service", "severity", "status", "factor"]
 
+    def filter_queryset(self, queryset):
+        """Apply the field filters, then ``q``, then ``ordering``.
+
+        Search ranks a bounded candidate set on PostgreSQL (``search.py``), so it
+        must see the already-filtered queryset: searching first and filtering by
+        team afterwards would drop that team's matches that are not among the
+        organisation's newest candidates. ``ordering``, when given, overrides the
+        ranking, so it comes last.
+        """
+        data = self.form.cleaned_data
+        later = ("q", "ordering")
+        for name, value in data.items():
+            if name not in later:
+                queryset = self.filters[name].filter(queryset, value)
+        for name in later:
+            if name in data:
+                queryset = self.filters[name].filter(queryset, data[name])
+        return queryset
+
     def filter_q(self, queryset, name, value):
         if not value or not value.strip():
             return queryset

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models import BooleanField, FloatField, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 
@@ -232,44 +232,69 @@ def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
         matches are ranked and returned (so a count of the result is capped
         there): the trade-off that keeps a common word's search bounded at 100k
         documents (docs/benchmarks.md). SQLite ranks every match (FTS5's bm25 is
-        read during the index scan).
+        read during the index scan). On PostgreSQL the ranking statement runs
+        now, on the queryset as given: filter before searching, not after.
     """
     query = (query or "").strip()
     if _vendor() == "postgresql":
-        tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
-        # Unqualified on purpose: inside the candidate subquery Django aliases the
-        # table (V0), and a qualified name would point at the outer query's row.
-        matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
-        rank = RawSQL(f'ts_rank_cd("{TABLE}"."search_vector", {tsquery})', [query], FloatField())
-        # Rank a bounded candidate set: the newest RANK_CANDIDATES visible matches.
-        # ts_rank_cd reads (detoasts) each candidate's tsvector, so ranking every
-        # match of a common word costs seconds at 100k documents (docs/benchmarks.md);
-        # the candidates come from the GIN index (rare terms) or a walk of the
-        # started_at index (common terms), whichever the planner finds cheaper.
-        candidates = queryset.filter(matches).order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
-        sql, params = candidates.query.sql_with_params()
-        # "= ANY(ARRAY(...))" rather than "IN (...)": the outer query then fetches the
-        # candidates by primary key instead of scanning the table to apply the
-        # caller's filters (visibility) to every row before a hash join.
-        among = RawSQL(f'"{TABLE}"."id" = ANY(ARRAY({sql}))', params, BooleanField())
-        return (
-            queryset.filter(among).annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
+        return _rank_on_postgresql(queryset, query)
+    expression = to_fts5_query(query)
+    if not expression:
+        return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
+    # One FTS5 scan joined to the documents by rowid: bm25() is read from the
+    # matching row itself (a correlated subquery would run a second MATCH per
+    # match, ~6x slower at 10k documents; docs/benchmarks.md). bm25 is
+    # lower-is-better; negated so both engines sort descending.
+    joined = queryset.extra(  # noqa: S610 - constant table names; the user's text is a parameter
+        tables=[FTS_TABLE],
+        where=[f"{FTS_TABLE} MATCH %s", f'{FTS_TABLE}.rowid = "{TABLE}"."id"'],
+        params=[expression],
+    )
+    rank = RawSQL(f"-bm25({FTS_TABLE}, 10.0, 4.0, 1.0)", [], FloatField())
+    return joined.annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
+
+
+def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
+    """PostgreSQL's half of ``search_postmortems``: rank once, then page by primary key.
+
+    One statement finds the candidates (the newest ``RANK_CANDIDATES`` matches
+    the caller's queryset allows: from the GIN index for a rare term, from a walk
+    of the ``started_at`` index for a common one) and ranks them with
+    ``ts_rank_cd``; its ids come back in rank order. The queryset returned is
+    filtered to those ids and ordered by their position, so counting it and
+    fetching a page are primary-key look-ups instead of two more runs of the
+    candidate search (they were: ~3x the raw statement at 100k documents,
+    docs/benchmarks.md). The statement runs when this function is called: apply
+    every other filter first (``filters.PostMortemFilter`` applies ``q`` last).
+    """
+    tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
+    # Unqualified: Django's compiler names the table without an alias here.
+    matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
+    candidates = queryset.filter(matches).order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
+    sql, params = candidates.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # ts_rank_cd reads (detoasts) each candidate's tsvector: bounding the
+        # candidates is what keeps a common word's search bounded at 100k documents.
+        cursor.execute(
+            f'SELECT id, ts_rank_cd(search_vector, {tsquery}) AS rank FROM "{TABLE}" '  # noqa: S608 - constant names
+            # The wrapper keeps one column when the caller's queryset is DISTINCT
+            # (Django then selects the ordering column too).
+            f'WHERE id = ANY(ARRAY(SELECT candidates."pk" FROM ({sql}) AS candidates)) '
+            "ORDER BY rank DESC, started_at DESC, id DESC",
+            [query, *params],
         )
-    else:
-        expression = to_fts5_query(query)
-        if not expression:
-            return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
-        # One FTS5 scan joined to the documents by rowid: bm25() is read from the
-        # matching row itself (a correlated subquery would run a second MATCH per
-        # match, ~6x slower at 10k documents; docs/benchmarks.md). bm25 is
-        # lower-is-better; negated so both engines sort descending.
-        joined = queryset.extra(  # noqa: S610 - constant table names; the user's text is a parameter
-            tables=[FTS_TABLE],
-            where=[f"{FTS_TABLE} MATCH %s", f'{FTS_TABLE}.rowid = "{TABLE}"."id"'],
-            params=[expression],
+        ranked = cursor.fetchall()
+    ids = [row[0] for row in ranked]
+    ranks = [float(row[1]) for row in ranked]
+    position = f'array_position(%s::bigint[], "{TABLE}"."id")'
+    return (
+        queryset.filter(RawSQL(f'"{TABLE}"."id" = ANY(%s::bigint[])', [ids], BooleanField()))
+        .annotate(
+            search_rank=RawSQL(f"(%s::float8[])[{position}]", [ranks, ids], FloatField()),
+            search_position=RawSQL(position, [ids], IntegerField()),
         )
-        rank = RawSQL(f"-bm25({FTS_TABLE}, 10.0, 4.0, 1.0)", [], FloatField())
-        return joined.annotate(search_rank=rank).order_by("-search_rank", "-started_at", "-id")
+        .order_by("search_position")
+    )
 
 
 @dataclass(frozen=True)
