@@ -555,9 +555,10 @@ KNOWN_CAUSES: dict[str, str] = {
     "import": (
         " New documents take the importer's bulk path (`postmortems/exchange/bulk.py`: validation with"
         " `full_clean()` per document and row, `bulk_create` of documents, rows, many-to-many rows and"
-        " revisions, 500 documents a transaction, search text built in memory); what remains per"
-        " document is Python: Markdown parsing, model validation and instance building"
-        " (see the cProfile line)."
+        " revisions, 500 documents a transaction, search text built in memory) and the front matter is"
+        " read with libyaml's safe loader (the pure-Python loader was ~40% of the import's time); what"
+        " remains per document is Python: Markdown parsing, model validation and `bulk_create`'s SQL"
+        " building (see the cProfile line)."
     ),
     "search-sqlite": (
         " The floor is one statement; the API adds a COUNT of all matches, two correlated action-item"
@@ -566,9 +567,17 @@ KNOWN_CAUSES: dict[str, str] = {
         " whole rows (the sections included) to rank them."
     ),
     "search-postgresql": (
-        " The API adds to the floor: a COUNT of the (bounded) matches, the correlated action-item counts"
+        " The API runs the ranking statement once for every candidate (at most `RANK_CANDIDATES`,"
+        " ranked; `postmortems/search.py` `_rank_on_postgresql`) and then fetches the page and its"
+        " count by id; to the floor it adds those look-ups, the correlated action-item counts"
         " (`postmortems/selectors.py` `postmortem_list(with_counts=True)`), the visibility filter"
         " (`postmortems/access.py`), the service and factor prefetches, `ts_headline` snippets for the"
-        " page (`postmortems/search.py` `snippets_for`), and DRF serialisation."
+        " page (`snippets_for`, ~10-20 ms for 20 documents at 100k) and DRF serialisation (~40 ms of"
+        " Python a request under cProfile at 100k, for a rare term). Phrases of common words cost the"
+        " most: PostgreSQL estimates a phrase as common as its words together, walks the `started_at`"
+        " index and re-checks the positions of each row it passes (one `tsvector` read per row: about"
+        " 30,000 rows to find 500 matches of \"power outage\" at 100k). A RUM index"
+        " (`postgresql-15-rum`), which ranks inside the index, was tried on the 100k corpus: ranking"
+        " every match gave p50 30-38 ms but p95 138 ms, no better at the tail, so it was not adopted."
     ),
 }
