@@ -554,11 +554,13 @@ KNOWN_CAUSES: dict[str, str] = {
     ),
     "import": (
         " New documents take the importer's bulk path (`postmortems/exchange/bulk.py`: validation with"
-        " `full_clean()` per document and row, `bulk_create` of documents, rows, many-to-many rows and"
-        " revisions, 500 documents a transaction, search text built in memory) and the front matter is"
-        " read with libyaml's safe loader (the pure-Python loader was ~40% of the import's time); what"
-        " remains per document is Python: Markdown parsing, model validation and `bulk_create`'s SQL"
-        " building (see the cProfile line)."
+        " `full_clean()` per document and row; documents, rows, many-to-many rows and revisions written"
+        " a table at a time with PostgreSQL `COPY` / SQLite `executemany`, 500 documents a transaction;"
+        " search text built in memory) and the front matter is read with libyaml's safe loader (the"
+        " pure-Python loader was ~40% of the import's time); what remains per document is Python:"
+        " Markdown parsing, model validation and building model instances (see the cProfile line)."
+        " `COPY` runs outside Django's statement hooks, so on PostgreSQL the statements per document"
+        " do not count it."
     ),
     "search-sqlite": (
         " The floor is one statement; the API adds a COUNT of all matches, two correlated action-item"

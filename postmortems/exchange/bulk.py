@@ -5,10 +5,11 @@ creates a post-mortem here and every record that updates one through
 ``services.postmortem_save`` (``_Importer.store``), one at a time, as before.
 A batch of new documents costs a fixed number of statements instead of ~100
 per document (docs/benchmarks.md): names are looked up once per run, rows are
-written with ``bulk_create``, ``search_body`` is built in Python from the rows
-in memory (the text ``services.build_search_body`` builds) and each document
-gets its one revision (``postmortems.history``) with the same ``related``
-snapshot, written with ``bulk_create`` of the historical rows.
+written a table at a time by ``_insert`` (PostgreSQL ``COPY``, SQLite
+``executemany``), ``search_body`` is built in Python from the rows in memory
+(the text ``services.build_search_body`` builds) and each document gets its one
+revision (``postmortems.history``) with the same ``related`` snapshot, written
+the same way with the rows' own creation records.
 
 Nothing is stored for a record that would not pass the per-record path:
 ``prepare`` validates each document first (``full_clean`` of the document and
@@ -40,7 +41,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from postmortems.exchange.document import DocumentData
@@ -367,6 +368,10 @@ class BulkCreator:
     def _write(self, batch, teams, users, services) -> None:
         pm_ids = _reserve_ids(PostMortem, len(batch))
         item_ids = _reserve_ids(ActionItem, sum(len(p.items) for p in batch))
+        # Ids drawn here rather than returned by the INSERT, which ``_insert`` cannot
+        # read back: the revisions' snapshots name the rows by id.
+        timeline_ids = iter(_reserve_ids(TimelineEntry, sum(len(p.timeline) for p in batch)))
+        declined_ids = iter(_reserve_ids(DeclinedChange, sum(len(p.declined) for p in batch)))
         service_rank = _service_rank({s.pk for s in services.values()})
         through_services, through_authors, through_factors = (
             PostMortem.services.through,
@@ -391,12 +396,14 @@ class BulkCreator:
                 through_factors(postmortem_id=pm_id, contributingfactor_id=f.pk) for f in factor_objs
             ]
             for row in prepared.timeline:
+                row.pk = next(timeline_ids)
                 row.postmortem_id = pm_id
             for row, owner in zip(prepared.items, prepared.owner_names, strict=True):
                 row.pk = next(item_cursor)
                 row.postmortem_id = pm_id
                 row.owner_id = users[owner]
             for row in prepared.declined:
+                row.pk = next(declined_ids)
                 row.postmortem_id = pm_id
             for row, index in zip(prepared.prs, prepared.pr_items, strict=True):
                 row.postmortem_id = pm_id
@@ -409,18 +416,18 @@ class BulkCreator:
             items += prepared.items
             declined += prepared.declined
             prs += prepared.prs
-        PostMortem.objects.bulk_create(pms)
-        through_services.objects.bulk_create(m2m_services)
-        through_authors.objects.bulk_create(m2m_authors)
-        through_factors.objects.bulk_create(m2m_factors)
-        TimelineEntry.objects.bulk_create(timeline)
-        ActionItem.objects.bulk_create(items)
-        DeclinedChange.objects.bulk_create(declined)
-        FixPullRequest.objects.bulk_create(prs)
+        _insert(PostMortem, pms)
+        _insert(through_services, m2m_services)
+        _insert(through_authors, m2m_authors)
+        _insert(through_factors, m2m_factors)
+        _insert(TimelineEntry, timeline)
+        _insert(ActionItem, items)
+        _insert(DeclinedChange, declined)
+        _insert(FixPullRequest, prs)
         # One revision per document and per row with its own history, as the
         # per-record path writes them (services.postmortem_save, _sync_rows).
-        ActionItem.history.bulk_history_create(items)
-        DeclinedChange.history.bulk_history_create(declined)
+        _bulk_row_history(ActionItem, items)
+        _bulk_row_history(DeclinedChange, declined)
         _bulk_revisions(batch, users, services)
 
 
@@ -459,6 +466,69 @@ def _reserve_ids(model, count: int) -> list[int]:
         row = cursor.fetchone()
         top = max(top, row[0] if row else 0)
     return list(range(top + 1, top + 1 + count))
+
+
+# Fields whose database value is the Python value itself once ``full_clean`` has
+# run (it stores each field's cleaned value): no per-value ``get_db_prep_save``.
+_PLAIN_FIELDS = (
+    models.CharField,  # TextField-like subclasses (slug, URL, e-mail) included
+    models.TextField,
+    models.IntegerField,  # AutoField, BigAutoField and PositiveIntegerField included
+    models.BooleanField,
+    models.ForeignKey,
+)
+_PLAIN_TYPES = (str, int, bool)
+
+
+def _insert(model, objs: Sequence[models.Model]) -> None:
+    """INSERT ``objs`` (unsaved instances of ``model``) in one statement per table.
+
+    ``QuerySet.bulk_create`` builds a parameterised SQL text per batch and runs
+    each value through ``get_db_prep_save``; for the import's ~20 rows per
+    document that was about half of the write phase (cProfile, bench/suite.py).
+    Here: PostgreSQL ``COPY … FROM STDIN`` (psycopg's ``Cursor.copy``), SQLite
+    ``executemany`` of one ``INSERT``; values of the plain field types above go
+    as they are, others (dates, times, JSON) through the field's own
+    ``get_db_prep_save``, and ``pre_save(add=True)`` fills ``auto_now`` fields,
+    as ``bulk_create`` does. Rows with an unset primary key get the column's
+    default (sequence / rowid); callers that need ids set them first
+    (``_reserve_ids``). No signals are sent (``bulk_create`` sends none either).
+
+    Raises:
+        IntegrityError, DataError: as the database reports them (PostgreSQL's
+            COPY reports a bad row for the whole statement).
+    """
+    if not objs:
+        return
+    has_pk = objs[0].pk is not None
+    fields = [f for f in model._meta.local_concrete_fields if has_pk or not f.primary_key]
+    plain = [isinstance(f, _PLAIN_FIELDS) for f in fields]
+    rows = []
+    for obj in objs:
+        row = []
+        for field, is_plain in zip(fields, plain, strict=True):
+            value = field.pre_save(obj, True)
+            if value is None or (is_plain and type(value) in _PLAIN_TYPES):
+                row.append(value)
+            else:  # other types, and str subclasses such as a TextChoices member
+                row.append(field.get_db_prep_save(value, connection))
+        rows.append(row)
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The raw psycopg cursor: Django's wrapper has no copy(); its error
+            # wrapper turns psycopg's errors into django.db's (IntegrityError…).
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("%s" for _ in fields)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _service_rank(pks: set[int]) -> dict[int, int]:
@@ -510,6 +580,30 @@ def _snapshot(prepared: Prepared, users_by_name: dict[str, int], services) -> di
     }
 
 
+def _bulk_row_history(model, objs: Sequence[models.Model]) -> None:
+    """The creation record (history type ``+``) of each row, as ``bulk_history_create`` writes it.
+
+    The same historical rows simple_history's ``HistoryManager.bulk_history_create``
+    builds (its default user, an empty change reason, one date), written with
+    ``_insert`` instead of ``bulk_create``.
+    """
+    history = model.history.model
+    when = timezone.now()
+    _insert(
+        history,
+        [
+            history(
+                history_date=when,
+                history_user=history.get_default_history_user(obj),
+                history_change_reason="",
+                history_type="+",
+                **{f.attname: getattr(obj, f.attname) for f in history.tracked_fields},
+            )
+            for obj in objs
+        ],
+    )
+
+
 def _bulk_revisions(batch: Sequence[Prepared], users: dict[str, int], services) -> None:
     """The first revision of each document (history type ``+``), as ``record_revision`` writes it.
 
@@ -531,4 +625,4 @@ def _bulk_revisions(batch: Sequence[Prepared], users: dict[str, int], services) 
         )
         for prepared in batch
     ]
-    history.objects.bulk_create(rows)
+    _insert(history, rows)

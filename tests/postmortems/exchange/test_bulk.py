@@ -184,3 +184,51 @@ def test_a_deleted_document_is_not_imported_again_nor_duplicated(tmp_path):
     assert f"{gone.key} (ext-1) was deleted" in str(again.problems[0])
     assert PostMortem.all_objects.filter(external_id="ext-1").count() == 1
     assert not PostMortem.objects.filter(external_id="ext-1").exists()
+
+
+def test_insert_stores_what_bulk_create_stores():
+    """``bulk._insert`` (COPY / executemany) against ``bulk_create`` on the same rows."""
+    import datetime as dt
+
+    from tests.factories import PostMortemFactory
+
+    pm = PostMortemFactory()
+    owner = User.objects.create_user("insert-owner")
+    done_at = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC)
+
+    def rows(start: int):
+        return [
+            ActionItem(
+                pk=start + n,
+                postmortem=pm,
+                text=f"Add a canary for the config push {n} — «ünïcode»",
+                kind=ActionItem.Kind.PROCESS,  # a TextChoices member, not a plain str
+                owner=owner,
+                due_date=dt.date(2024, 4, n + 1),
+                status=ActionItem.Status.DONE if n else "open",
+                completed_at=done_at if n else None,
+            )
+            for n in range(3)
+        ]
+
+    ActionItem.objects.bulk_create(rows(1000))
+    bulk._insert(ActionItem, rows(2000))
+
+    fields = ["text", "kind", "owner_id", "due_date", "status", "completed_at", "version", "postmortem_id"]
+    by_bulk_create = list(ActionItem.objects.filter(pk__lt=2000).order_by("pk").values(*fields))
+    by_insert = list(ActionItem.objects.filter(pk__gte=2000).order_by("pk").values(*fields))
+    assert by_insert == by_bulk_create
+    assert len(by_insert) == 3
+    stamped = ActionItem.objects.get(pk=2000)
+    assert stamped.created_at is not None and stamped.updated_at is not None  # auto_now filled
+
+
+def test_insert_reports_a_refused_row_as_an_integrity_error():
+    from tests.factories import PostMortemFactory
+
+    first = PostMortemFactory(external_id="dup-1")
+    copy = PostMortem(title="Copy", team=first.team, external_id="dup-1")
+    copy.pk = first.pk + 1000
+
+    with pytest.raises(IntegrityError):
+        bulk._insert(PostMortem, [copy])
