@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -347,9 +348,10 @@ def factor_history(*, postmortem: PostMortem, user, limit: int = 5) -> list[Fact
     never): the counts are figures of what the reader can open, so a restricted
     document shows up neither as a title nor as a number.
 
-    A post-mortem without a start time compares by creation time instead. One
-    query, whatever the number of factors (window functions rank and count per
-    factor); factors with no earlier post-mortem are left out.
+    A post-mortem without a start time compares by creation time instead. Three
+    queries, whatever the number of factors (window functions rank and count per
+    factor over narrow rows; then the factors and the listed documents by id);
+    factors with no earlier post-mortem are left out.
     """
     Link = PostMortem.factors.through
     rows = Link.objects.filter(
@@ -380,18 +382,27 @@ def factor_history(*, postmortem: PostMortem, user, limit: int = 5) -> list[Fact
             ),
         )
         .filter(rank__lte=limit)
-        .select_related("contributingfactor", "postmortem", "postmortem__team")
-        .order_by("contributingfactor__name", "rank")
+        # Narrow rows: the window functions sort every earlier link row of the
+        # factors (~90,000 at 100k documents); carrying whole documents through
+        # that sort spilled it to disk and took seconds (docs/benchmarks.md).
+        .values("contributingfactor_id", "postmortem_id", "total", "in_team", "rank")
+        .order_by("contributingfactor_id", "rank")
     )
+    rows = list(rows)
+    factors = ContributingFactor.objects.in_bulk({row["contributingfactor_id"] for row in rows})
+    documents = PostMortem.objects.select_related("team").in_bulk({row["postmortem_id"] for row in rows})
     histories: dict[int, FactorHistory] = {}
     for row in rows:
-        history = histories.get(row.contributingfactor_id)
+        history = histories.get(row["contributingfactor_id"])
         if history is None:
-            history = histories[row.contributingfactor_id] = FactorHistory(
-                factor=row.contributingfactor, earlier=[], total_in_team=row.in_team, total=row.total
+            history = histories[row["contributingfactor_id"]] = FactorHistory(
+                factor=factors[row["contributingfactor_id"]],
+                earlier=[],
+                total_in_team=row["in_team"],
+                total=row["total"],
             )
-        history.earlier.append(row.postmortem)
-    return list(histories.values())
+        history.earlier.append(documents[row["postmortem_id"]])
+    return sorted(histories.values(), key=lambda history: (history.factor.name, history.factor.pk))
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,}")
@@ -426,7 +437,7 @@ SIMILAR_CANDIDATES = 300
 
 def similar_postmortems(*, postmortem: PostMortem, user, limit: int = 5) -> list[PostMortem]:
     """The most similar other post-mortems by full-text search (``postmortems.search``),
-    best first. One query.
+    best first. A fixed number of queries (the candidates' ids, then the search).
 
     Candidates are the ``SIMILAR_CANDIDATES`` newest post-mortems that ``user``
     may read and that share the document's team or one of its contributing
@@ -435,20 +446,33 @@ def similar_postmortems(*, postmortem: PostMortem, user, limit: int = 5) -> list
     query = similarity_query(postmortem=postmortem)
     if not query:
         return []
-    related = Q(team_id=postmortem.team_id) | Q(factors__in=postmortem.factors.values("pk"))
+    Link = PostMortem.factors.through
+    # EXISTS rather than a join on the factor links: no DISTINCT, so the planner
+    # walks the started_at index and stops at the SIMILAR_CANDIDATES-th related
+    # document (the join made it de-duplicate every related row first: ~1 s at
+    # 100k documents, docs/benchmarks.md).
+    shares_a_factor = Exists(
+        Link.objects.filter(
+            postmortem_id=OuterRef("pk"),
+            contributingfactor_id__in=Link.objects.filter(postmortem_id=postmortem.pk).values(
+                "contributingfactor_id"
+            ),
+        )
+    )
     candidates = (
         PostMortem.objects.visible_to(user)
-        .filter(related)
+        .filter(Q(team_id=postmortem.team_id) | shares_a_factor)
         .exclude(pk=postmortem.pk)
         .order_by("-started_at", "-id")
-        .values("pk")
-        .distinct()[:SIMILAR_CANDIDATES]
+        .values("pk")[:SIMILAR_CANDIDATES]
     )
-    pool = (
-        PostMortem.objects.visible_to(user)
-        .filter(pk__in=Subquery(candidates.values("pk")))
-        .select_related("team")
-    )
+    # Read the ids first: given a subquery, PostgreSQL estimated that the broad
+    # ``or`` query matches nearly every document and checked it on all of them
+    # (a tsvector read per document, ~0.8 s at 100k) before keeping the 300.
+    ids = [row["pk"] for row in candidates]
+    if not ids:
+        return []
+    pool = PostMortem.objects.visible_to(user).filter(pk__in=ids).select_related("team")
     found = search_postmortems(pool, query)
     return list(found[:limit])
 

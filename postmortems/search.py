@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, FloatField, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
@@ -271,7 +272,10 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     # Unqualified: Django's compiler names the table without an alias here.
     matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
     candidates = queryset.filter(matches).order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
-    sql, params = candidates.query.sql_with_params()
+    try:
+        sql, params = candidates.query.sql_with_params()
+    except EmptyResultSet:  # the caller's queryset matches nothing (e.g. pk__in=[])
+        return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
     with connection.cursor() as cursor:
         # ts_rank_cd reads (detoasts) each candidate's tsvector: bounding the
         # candidates is what keeps a common word's search bounded at 100k documents.

@@ -230,3 +230,10 @@ def test_the_list_says_when_a_broad_search_is_capped(client, author, team, monke
         assert "More than 3 post-mortems match" in html
     else:  # SQLite ranks every match: a true count
         assert "4 post-mortems found" in html
+
+
+def test_searching_an_empty_queryset_matches_nothing(corpus):
+    empty = PostMortem.objects.filter(pk__in=[])
+
+    assert list(search_postmortems(empty, "leap second")) == []
+    assert search_postmortems(PostMortem.objects.none(), "leap second").count() == 0
