@@ -545,9 +545,13 @@ KNOWN_CAUSES: dict[str, str] = {
         " team-lead lookup) for some statuses only. The suite now compares published documents only."
     ),
     "one-page view latency": (
-        ' Cause: the "similar post-mortems" panel, `patterns/selectors.py` `similar_postmortems()`:'
-        " an `or` of up to 10 words of the document run as a full-text search over the whole corpus,"
-        " which matches most documents and ranks every match."
+        " Cause: the two panels that read across the corpus. \"Similar post-mortems\""
+        " (`patterns/selectors.py` `similar_postmortems()`) ranks an `or` of up to 10 of the document's"
+        " words among the 300 newest documents that share its team or a factor. \"This factor has"
+        " happened before\" (`factor_history()`) counts and ranks, with window functions, every earlier"
+        " document that shares one of its factors: about 90,000 link rows for a document with five"
+        " common factors at 100k. Runs before session 3 sorted whole documents there (an on-disk sort)"
+        " and checked the `or` query on every document; both now work on ids."
     ),
     "one-page view latency, sqlite": (
         " On SQLite every match is ranked with `bm25()` (`postmortems/search.py` `search_postmortems`)."
