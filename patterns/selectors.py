@@ -464,12 +464,12 @@ def similar_postmortems(*, postmortem: PostMortem, user, limit: int = 5) -> list
         .filter(Q(team_id=postmortem.team_id) | shares_a_factor)
         .exclude(pk=postmortem.pk)
         .order_by("-started_at", "-id")
-        .values("pk")[:SIMILAR_CANDIDATES]
+        .values_list("pk", flat=True)[:SIMILAR_CANDIDATES]
     )
     # Read the ids first: given a subquery, PostgreSQL estimated that the broad
     # ``or`` query matches nearly every document and checked it on all of them
     # (a tsvector read per document, ~0.8 s at 100k) before keeping the 300.
-    ids = [row["pk"] for row in candidates]
+    ids = list(candidates)
     if not ids:
         return []
     pool = PostMortem.objects.visible_to(user).filter(pk__in=ids).select_related("team")

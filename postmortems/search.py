@@ -218,6 +218,11 @@ def _vendor() -> str:
     return connection.vendor
 
 
+def _no_matches(queryset: QuerySet) -> QuerySet:
+    """An empty result with the ``search_rank`` annotation callers may read."""
+    return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
+
+
 def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
     """Keep the post-mortems matching ``query`` and rank them, best first.
 
@@ -241,7 +246,7 @@ def search_postmortems(queryset: QuerySet, query: str) -> QuerySet:
         return _rank_on_postgresql(queryset, query)
     expression = to_fts5_query(query)
     if not expression:
-        return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
+        return _no_matches(queryset)
     # One FTS5 scan joined to the documents by rowid: bm25() is read from the
     # matching row itself (a correlated subquery would run a second MATCH per
     # match, ~6x slower at 10k documents; docs/benchmarks.md). bm25 is
@@ -275,7 +280,7 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     try:
         sql, params = candidates.query.sql_with_params()
     except EmptyResultSet:  # the caller's queryset matches nothing (e.g. pk__in=[])
-        return queryset.none().annotate(search_rank=RawSQL("0", [], FloatField()))
+        return _no_matches(queryset)
     with connection.cursor() as cursor:
         # ts_rank_cd reads (detoasts) each candidate's tsvector: bounding the
         # candidates is what keeps a common word's search bounded at 100k documents.

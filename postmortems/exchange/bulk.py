@@ -580,25 +580,31 @@ def _snapshot(prepared: Prepared, users_by_name: dict[str, int], services) -> di
     }
 
 
-def _bulk_row_history(model, objs: Sequence[models.Model]) -> None:
-    """The creation record (history type ``+``) of each row, as ``bulk_history_create`` writes it.
+def _creation_record(history, obj: models.Model, when, **attributes) -> models.Model:
+    """The historical row (type ``+``) that records ``obj``'s creation, unsaved.
 
-    The same historical rows simple_history's ``HistoryManager.bulk_history_create``
-    builds (its default user, an empty change reason, one date), written with
-    ``_insert`` instead of ``bulk_create``.
+    The fields simple_history's ``HistoryManager.bulk_history_create`` sets: the
+    tracked fields' values, the date, an empty change reason; ``attributes`` adds
+    or overrides (``history_user``, ``related``).
     """
+    return history(
+        history_date=when,
+        history_change_reason="",
+        history_type="+",
+        **{f.attname: getattr(obj, f.attname) for f in history.tracked_fields},
+        **attributes,
+    )
+
+
+def _bulk_row_history(model, objs: Sequence[models.Model]) -> None:
+    """The creation record of each row, as ``bulk_history_create`` writes it (its
+    default user, one date), written with ``_insert`` instead of ``bulk_create``."""
     history = model.history.model
     when = timezone.now()
     _insert(
         history,
         [
-            history(
-                history_date=when,
-                history_user=history.get_default_history_user(obj),
-                history_change_reason="",
-                history_type="+",
-                **{f.attname: getattr(obj, f.attname) for f in history.tracked_fields},
-            )
+            _creation_record(history, obj, when, history_user=history.get_default_history_user(obj))
             for obj in objs
         ],
     )
@@ -609,19 +615,13 @@ def _bulk_revisions(batch: Sequence[Prepared], users: dict[str, int], services) 
 
     ``PostMortem.history.bulk_history_create`` takes one set of extra attributes
     for all objects, while each revision needs its own ``related`` snapshot; this
-    builds the same historical rows (as simple_history's ``bulk_history_create``
-    does) and writes them with one ``bulk_create``.
+    builds the same historical rows and writes them with ``_insert``.
     """
     history = PostMortem.history.model
     when = timezone.now()
     rows = [
-        history(
-            history_date=when,
-            history_user=None,
-            history_change_reason="",
-            history_type="+",
-            related=_snapshot(prepared, users, services),
-            **{f.attname: getattr(prepared.pm, f.attname) for f in history.tracked_fields},
+        _creation_record(
+            history, prepared.pm, when, history_user=None, related=_snapshot(prepared, users, services)
         )
         for prepared in batch
     ]
