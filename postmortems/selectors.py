@@ -9,11 +9,19 @@ from django.utils import timezone
 from postmortems.models import ActionItem, FixPullRequest, PostMortem
 
 OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
+# The columns no list shows; ``postmortem_list`` leaves them out of its rows.
+LONG_TEXT_FIELDS = ("what_happened", "why_it_happened", "what_we_change", "what_we_dont_change", "search_body")
 
 
-def postmortem_list(*, user, with_counts: bool = False) -> QuerySet[PostMortem]:
-    """The post-mortems ``user`` may read, for list pages, with the relations a
-    row shows prefetched (``restricted_to`` too, for the "Restricted" badge).
+def postmortem_list(*, user, with_counts: bool = False, with_readers: bool = True) -> QuerySet[PostMortem]:
+    """The post-mortems ``user`` may read, for list pages, with what a row shows.
+
+    A row's services and contributing factors are prefetched as plain lists,
+    ``service_list`` and ``factor_list`` (``Prefetch(to_attr=…)``: reading them
+    builds no related manager or queryset per row, which cost ~5 ms a page of 20
+    in the API at 100k documents, docs/benchmarks.md). The long text columns (the
+    four sections and ``search_body``) are deferred: no list shows them, and at
+    ~2.7 kB a row they were most of a page's fetch.
 
     The number of queries does not grow with the number of rows or related rows.
     Deleted documents are left out (default manager) and so are restricted ones
@@ -26,13 +34,21 @@ def postmortem_list(*, user, with_counts: bool = False) -> QuerySet[PostMortem]:
         with_counts: also annotate ``action_items_open`` and ``action_items_total``
             (ints), as correlated subqueries so that filters joining services or
             factors, and the search rank, cannot inflate them.
+        with_readers: also prefetch ``restricted_to`` (the "Restricted" badge of
+            the web list names the readers; the API list does not show them).
     """
     # team__followup_policy: the follow-up window flags (followthrough.windows) without a query per row.
     queryset = (
         PostMortem.objects.visible_to(user)
         .select_related("team", "team__followup_policy")
-        .prefetch_related("services", "factors", "restricted_to")
+        .defer(*LONG_TEXT_FIELDS)
+        .prefetch_related(
+            Prefetch("services", to_attr="service_list"),
+            Prefetch("factors", to_attr="factor_list"),
+        )
     )
+    if with_readers:
+        queryset = queryset.prefetch_related("restricted_to")
     if with_counts:
         items = ActionItem.objects.filter(postmortem=OuterRef("pk")).order_by().values("postmortem")
 

@@ -214,7 +214,7 @@ class PostMortemViewSet(
     def get_queryset(self) -> QuerySet[PostMortem]:
         user = self.request.user
         if self.action == "list":
-            return selectors.postmortem_list(user=user, with_counts=True)
+            return selectors.postmortem_list(user=user, with_counts=True, with_readers=False)
         if self.action in ("partial_update", "destroy"):
             # No prefetches for the object handed to the service: it rebuilds the
             # search text from the rows, and prefetched rows would be stale by then.

@@ -237,3 +237,88 @@ def test_searching_an_empty_queryset_matches_nothing(corpus):
 
     assert list(search_postmortems(empty, "leap second")) == []
     assert search_postmortems(PostMortem.objects.none(), "leap second").count() == 0
+
+
+# --- snippets come from the part that matches (both engines) ----------------------------
+
+
+def test_a_snippet_comes_from_what_happened_when_that_section_matches(db):
+    pm = PostMortemFactory(
+        what_happened="The quokka scheduler stalled for an hour.",
+        why_it_happened="Nothing to do with marsupials.",
+        what_we_change="Add a quokka dashboard.",
+    )
+    attach_snippets([pm], "quokka scheduler")
+    text = "".join(part.text for part in pm.search_snippet)
+    assert "stalled" in text and "dashboard" not in text
+    assert [part.text.lower() for part in pm.search_snippet if part.hit] == ["quokka", "scheduler"]
+
+
+def test_a_snippet_covers_a_match_that_spans_two_parts(db):
+    pm = PostMortemFactory(
+        what_happened="The wombat cluster ran hot.",
+        why_it_happened="Load doubled.",
+        what_we_change="Alert on numbat queue depth.",
+    )
+    attach_snippets([pm], "wombat numbat")
+    hits = {part.text.lower() for part in pm.search_snippet if part.hit}
+    # PostgreSQL highlights the whole text then; SQLite shows the first part with a hit.
+    assert hits == ({"wombat", "numbat"} if connection.vendor == "postgresql" else {"wombat"})
+
+
+# --- PostgreSQL: the ranked result knows its rows ------------------------------------------
+
+needs_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the ranked-ids queryset is PostgreSQL's search path"
+)
+
+
+@pytest.fixture
+def kangaroos(db):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    start = timezone.make_aware(dt.datetime(2024, 1, 1))
+    return [
+        PostMortemFactory(
+            title=f"Kangaroo outage {n}",
+            what_happened="kangaroo " * (n + 1),
+            started_at=start + dt.timedelta(days=n),
+        )
+        for n in range(6)
+    ]
+
+
+@needs_postgresql
+def test_a_ranked_result_counts_and_pages_without_sorting_every_candidate(kangaroos, django_assert_num_queries):
+    ranked = search_postmortems(PostMortem.objects.all(), "kangaroo")  # runs the ranking statement
+    everything = list(search_postmortems(PostMortem.objects.all(), "kangaroo"))
+
+    with django_assert_num_queries(0):
+        assert ranked.count() == 6
+    with django_assert_num_queries(1):
+        page = list(ranked[2:4])
+    assert page == everything[2:4]
+    assert [pm.search_rank for pm in page] == [pm.search_rank for pm in everything[2:4]]
+    assert list(ranked[4:]) == everything[4:]
+    assert list(ranked[10:20]) == []
+
+
+@needs_postgresql
+def test_a_ranked_result_filtered_or_reordered_afterwards_is_an_ordinary_queryset(kangaroos):
+    ranked = search_postmortems(PostMortem.objects.all(), "kangaroo")
+    oldest_two = kangaroos[:2]
+
+    narrowed = ranked.filter(pk__in=[pm.pk for pm in oldest_two])
+    assert narrowed.count() == 2
+    assert set(narrowed[0:10]) == set(oldest_two)
+
+    by_start = ranked.order_by("started_at")
+    assert by_start.count() == 6
+    assert list(by_start[0:2]) == oldest_two
+
+    PostMortem.objects.filter(pk=kangaroos[0].pk).delete()
+    fresh = ranked.all()
+    assert len(fresh) == 5  # evaluating reads the rows, not the remembered ids
+    assert fresh.count() == 5
