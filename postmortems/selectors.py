@@ -10,7 +10,13 @@ from postmortems.models import ActionItem, FixPullRequest, PostMortem
 
 OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
 # The columns no list shows; ``postmortem_list`` leaves them out of its rows.
-LONG_TEXT_FIELDS = ("what_happened", "why_it_happened", "what_we_change", "what_we_dont_change", "search_body")
+LONG_TEXT_FIELDS = (
+    "what_happened",
+    "why_it_happened",
+    "what_we_change",
+    "what_we_dont_change",
+    "search_body",
+)
 
 
 def postmortem_list(*, user, with_counts: bool = False, with_readers: bool = True) -> QuerySet[PostMortem]:

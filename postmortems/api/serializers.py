@@ -240,8 +240,12 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     # The lists ``selectors.postmortem_list`` prefetches (no related manager per row).
-    services = serializers.SlugRelatedField(source="service_list", slug_field="slug", many=True, read_only=True)
-    factors = serializers.SlugRelatedField(source="factor_list", slug_field="slug", many=True, read_only=True)
+    services = serializers.SlugRelatedField(
+        source="service_list", slug_field="slug", many=True, read_only=True
+    )
+    factors = serializers.SlugRelatedField(
+        source="factor_list", slug_field="slug", many=True, read_only=True
+    )
     action_items_open = serializers.IntegerField(read_only=True)
     action_items_total = serializers.IntegerField(read_only=True)
     snippet = serializers.SerializerMethodField(allow_null=True)

@@ -291,7 +291,7 @@ def kangaroos(db):
 
 
 @needs_postgresql
-def test_a_ranked_result_counts_and_pages_without_sorting_every_candidate(kangaroos, django_assert_num_queries):
+def test_a_ranked_result_counts_and_pages_without_sorting_all(kangaroos, django_assert_num_queries):
     ranked = search_postmortems(PostMortem.objects.all(), "kangaroo")  # runs the ranking statement
     everything = list(search_postmortems(PostMortem.objects.all(), "kangaroo"))
 
