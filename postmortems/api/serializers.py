@@ -59,6 +59,22 @@ class DurationSecondsField(serializers.Field):
         return None if value is None else int(value.total_seconds())
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}, "description": "Slugs."})
+class PrefetchedSlugsField(serializers.Field):
+    """The slugs of a prefetched list of objects (``Prefetch(to_attr=…)``), read-only.
+
+    What ``SlugRelatedField(many=True)`` renders, without building a related
+    manager and a queryset per row to reach an already fetched list.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> list[str]:
+        return [obj.slug for obj in value]
+
+
 def _url_or_blank() -> serializers.CharField:
     """A read-only URL column that may be blank: typed as a plain string, because
     ``format: uri`` would make the ``""`` of "no URL" a schema violation."""
@@ -240,12 +256,8 @@ class PostMortemSummarySerializer(serializers.ModelSerializer):
     key = serializers.CharField(read_only=True)
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     # The lists ``selectors.postmortem_list`` prefetches (no related manager per row).
-    services = serializers.SlugRelatedField(
-        source="service_list", slug_field="slug", many=True, read_only=True
-    )
-    factors = serializers.SlugRelatedField(
-        source="factor_list", slug_field="slug", many=True, read_only=True
-    )
+    services = PrefetchedSlugsField(source="service_list")
+    factors = PrefetchedSlugsField(source="factor_list")
     action_items_open = serializers.IntegerField(read_only=True)
     action_items_total = serializers.IntegerField(read_only=True)
     snippet = serializers.SerializerMethodField(allow_null=True)
