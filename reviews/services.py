@@ -1,4 +1,7 @@
-"""Writes for reviews (HackSoft Django-Styleguide's services).
+"""Writes for running and ending a review, and the pulse afterwards (HackSoft
+Django-Styleguide's services). Scheduling is in ``reviews.scheduling``, the
+owners' e-mailed summaries in ``reviews.summaries``, the shared checks and row
+locks in ``reviews.guards``.
 
 Every change to the post-mortem made during a review goes through
 ``postmortems.services`` (``postmortem_save``, ``finding_waive``), always with
@@ -14,23 +17,27 @@ is saved then), and ``SectionConflict`` for an edit made on a stale copy.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from postmortems import services as pm_services
 from postmortems.models import ActionItem, ContributingFactor, DeclinedChange, FindingWaiver, PostMortem, Team
 from postmortems.onepager import SECTION_FIELDS, SECTION_TITLES
-from postmortems.readiness import readiness_check
 from reviews import selectors
+from reviews.guards import (
+    bump,
+    locked_postmortem,
+    locked_review,
+    readiness_messages,
+    require_active,
+    require_open,
+    require_running,
+)
 from reviews.models import (
     PulseResponse,
     Review,
@@ -39,17 +46,11 @@ from reviews.models import (
     ReviewStepTime,
     TeamReviewSettings,
 )
+from reviews.summaries import CLOSED_ITEM_STATUSES, enqueue_owner_summary
 
-logger = logging.getLogger(__name__)
-
-#: A review may be scheduled this far in the past (a meeting that is starting now).
-SCHEDULE_GRACE = dt.timedelta(minutes=15)
-#: ... and at most this far ahead.
-SCHEDULE_HORIZON = dt.timedelta(days=366)
 MAX_OUTCOME_CHARS = 4000
 MAX_NOTE_CHARS = 1000
 MAX_PULSE_CHANGE_CHARS = 2000
-CLOSED_ITEM_STATUSES = (ActionItem.Status.DONE, ActionItem.Status.NOT_DOING)
 
 
 class SectionConflict(Exception):
@@ -78,227 +79,12 @@ class SectionConflict(Exception):
 
 # --- helpers -----------------------------------------------------------------------
 
-
-def _locked_postmortem(pk: int) -> PostMortem:
-    """The post-mortem, read fresh with its row locked (call inside a transaction)."""
-    return PostMortem.objects.select_for_update().get(pk=pk)
-
-
-def _locked_review(pk: int) -> Review:
-    return Review.objects.select_for_update().get(pk=pk)
-
-
-def _bump(review: Review) -> None:
-    """Tell other screens the review changed (``revision`` + 1, in the database and on ``review``)."""
-    Review.objects.filter(pk=review.pk).update(revision=F("revision") + 1)
-    review.revision = Review.objects.filter(pk=review.pk).values_list("revision", flat=True).get()
-
-
-def _require_open(review: Review) -> None:
-    if review.status not in Review.OPEN_STATUSES:
-        raise ValidationError(
-            {"status": f"This review is {review.get_status_display().lower()}; it can no longer be changed."}
-        )
-
-
-def _require_running(review: Review) -> None:
-    if review.status != Review.Status.RUNNING:
-        raise ValidationError(
-            {"status": f"The review is not running (it is {review.get_status_display().lower()})."}
-        )
-
-
-def _readiness_messages(pm: PostMortem) -> list[str]:
-    readiness = readiness_check(pm)
-    return [f"{c.label}" + (f": {c.detail}" if c.detail else "") for c in readiness.failing]
+# --- helpers -----------------------------------------------------------------------
 
 
 def _normalise_newlines(text: str) -> str:
     # Browsers send textareas with CRLF; stored Markdown uses LF.
     return (text or "").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _require_readers(pm: PostMortem, *, note_taker, invitees) -> None:
-    """The note-taker and invitees of a review must be able to read the document
-    (``postmortems.access``): a restricted post-mortem's invitation names it.
-    The facilitator becomes the document's facilitator, and so a reader.
-
-    Raises:
-        ValidationError: ``note_taker`` / ``invitees`` naming who cannot read it.
-    """
-    from postmortems import access
-
-    errors: dict[str, list[str]] = {}
-    if note_taker is not None and not access.can_view(note_taker, pm):
-        errors["note_taker"] = [f"{note_taker.get_username()} cannot read this restricted post-mortem."]
-    outsiders = [person.get_username() for person in invitees if not access.can_view(person, pm)]
-    if outsiders:
-        names = ", ".join(outsiders)
-        errors["invitees"] = [
-            f"{names} cannot read this restricted post-mortem; add them as named readers first."
-        ]
-    if errors:
-        raise ValidationError(errors)
-
-
-def _require_active(user, field: str) -> None:
-    if user is not None and not user.is_active:
-        raise ValidationError({field: f"{user.get_username()} is not an active user."})
-
-
-def _check_scheduled_at(scheduled_at: dt.datetime, *, now: dt.datetime) -> None:
-    if timezone.is_naive(scheduled_at):
-        raise ValidationError({"scheduled_at": "Give a time with a time zone."})
-    if scheduled_at < now - SCHEDULE_GRACE:
-        raise ValidationError({"scheduled_at": "The review cannot be scheduled in the past."})
-    if scheduled_at > now + SCHEDULE_HORIZON:
-        raise ValidationError({"scheduled_at": "Schedule the review within a year."})
-
-
-# --- scheduling ----------------------------------------------------------------------
-
-
-def review_schedule(
-    *,
-    user,
-    postmortem: PostMortem,
-    scheduled_at: dt.datetime,
-    facilitator,
-    note_taker=None,
-    invitees: Iterable = (),
-    location: str = "",
-) -> Review:
-    """Schedule the review of a post-mortem that passes the readiness check.
-
-    A draft moves to "in review" (through ``postmortems.services.postmortem_save``,
-    whose own readiness gate applies too) and the review's facilitator becomes
-    the post-mortem's facilitator. The agenda is the team's at this moment
-    (``selectors.team_agenda``).
-
-    Args:
-        user: who schedules (recorded as ``created_by``).
-        scheduled_at: aware datetime; at most 15 minutes in the past, at most a year ahead.
-        facilitator, note_taker: users (note-taker optional).
-        invitees: users to invite (``selectors.invitee_suggestions`` proposes them).
-        location: a room or a video-call link (≤ 300 characters).
-
-    Returns:
-        The new ``Review`` (status "scheduled"). Facilitator warnings are not
-        errors: read ``selectors.facilitator_warnings``.
-
-    Raises:
-        ValidationError: ``readiness`` (one message per failing check),
-            ``postmortem`` (already reviewed or published, or a review is
-            already scheduled), ``scheduled_at``, ``facilitator``, ``note_taker``,
-            ``location``; nothing is saved.
-    """
-    now = timezone.now()
-    _check_scheduled_at(scheduled_at, now=now)
-    _require_active(facilitator, "facilitator")
-    _require_active(note_taker, "note_taker")
-    invitees = list(invitees)
-    for person in invitees:
-        _require_active(person, "invitees")
-    with transaction.atomic():
-        pm = _locked_postmortem(postmortem.pk)
-        if pm.status not in (PostMortem.Status.DRAFT, PostMortem.Status.IN_REVIEW):
-            raise ValidationError({"postmortem": f"{pm.key} is already {pm.get_status_display().lower()}."})
-        if Review.objects.filter(postmortem=pm, status__in=Review.OPEN_STATUSES).exists():
-            raise ValidationError({"postmortem": f"{pm.key} already has a scheduled review."})
-        failing = _readiness_messages(pm)
-        if failing:
-            raise ValidationError({"readiness": failing})
-        _require_readers(pm, note_taker=note_taker, invitees=invitees)
-        changes: dict[str, Any] = {}
-        if pm.status == PostMortem.Status.DRAFT:
-            changes["status"] = PostMortem.Status.IN_REVIEW
-        if pm.facilitator_id != facilitator.pk:
-            changes["facilitator"] = facilitator
-        if changes:
-            pm = pm_services.postmortem_save(user=user, postmortem=pm, fields=changes)
-        review = Review(
-            postmortem=pm,
-            scheduled_at=scheduled_at,
-            location=(location or "").strip(),
-            facilitator=facilitator,
-            note_taker=note_taker,
-            agenda=selectors.team_agenda(pm.team),
-            created_by=user if getattr(user, "pk", None) else None,
-        )
-        review.full_clean(exclude=["postmortem", "facilitator", "note_taker", "agenda"])
-        try:
-            with transaction.atomic():
-                review.save()
-        except IntegrityError as exc:  # a second scheduler won the race
-            raise ValidationError({"postmortem": f"{pm.key} already has a scheduled review."}) from exc
-        review.invitees.set(invitees)
-    return review
-
-
-def review_reschedule(*, review: Review, user, data: dict[str, Any]) -> Review:
-    """Change a scheduled review: any of ``scheduled_at``, ``location``,
-    ``note_taker`` (a user or None), ``invitees`` (users), ``facilitator``.
-
-    Bumps the invite's ``sequence`` when the time or place changes, so calendars
-    replace the old invite (RFC 5545 §3.8.7.4).
-
-    Raises:
-        ValidationError: the review is not scheduled any more, or a value is invalid.
-        ValueError: for an unknown key.
-    """
-    allowed = {"scheduled_at", "location", "note_taker", "invitees", "facilitator"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ValueError(f"Unknown review fields: {sorted(unknown)}")
-    with transaction.atomic():
-        locked = _locked_review(review.pk)
-        if locked.status != Review.Status.SCHEDULED:
-            raise ValidationError({"status": "Only a scheduled review can be rescheduled."})
-        if "scheduled_at" in data:
-            _check_scheduled_at(data["scheduled_at"], now=timezone.now())
-        for name in ("facilitator", "note_taker"):
-            if name in data:
-                _require_active(data[name], name)
-        if data.get("facilitator", locked.facilitator) is None:
-            raise ValidationError({"facilitator": "A review needs a facilitator."})
-        moved = False
-        for name in ("scheduled_at", "location", "note_taker", "facilitator"):
-            if name in data:
-                value = (data[name] or "").strip() if name == "location" else data[name]
-                moved |= name in ("scheduled_at", "location") and value != getattr(locked, name)
-                setattr(locked, name, value)
-        if moved:
-            locked.sequence += 1
-        locked.revision += 1
-        locked.full_clean(exclude=["postmortem", "facilitator", "note_taker", "agenda"])
-        locked.save()
-        if "invitees" in data:
-            invitees = list(data["invitees"])
-            for person in invitees:
-                _require_active(person, "invitees")
-            locked.invitees.set(invitees)
-        if "facilitator" in data and locked.postmortem.facilitator_id != locked.facilitator_id:
-            pm = _locked_postmortem(locked.postmortem_id)
-            pm_services.postmortem_save(user=user, postmortem=pm, fields={"facilitator": locked.facilitator})
-    return locked
-
-
-def review_cancel(*, review: Review, user) -> Review:
-    """Cancel a scheduled (or running) review; the post-mortem keeps its status.
-
-    Raises:
-        ValidationError: on ``status`` when the review has ended or is cancelled.
-    """
-    with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        now = timezone.now()
-        ReviewStepTime.objects.filter(review=locked, ended_at__isnull=True).update(ended_at=now)
-        locked.status = Review.Status.CANCELLED
-        locked.sequence += 1
-        locked.revision += 1
-        locked.save()
-    return locked
 
 
 # --- running the review -------------------------------------------------------------
@@ -315,10 +101,10 @@ def review_start(*, review: Review, user, now: dt.datetime | None = None) -> Rev
     """
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked_review(review.pk)
+        locked = locked_review(review.pk)
         if locked.status == Review.Status.RUNNING:
             return locked
-        _require_open(locked)
+        require_open(locked)
         if not locked.agenda:
             raise ValidationError({"agenda": "The review has no agenda."})
         locked.status = Review.Status.RUNNING
@@ -352,8 +138,8 @@ def review_next_step(*, review: Review, user, from_step: int, now: dt.datetime |
     """
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_running(locked)
+        locked = locked_review(review.pk)
+        require_running(locked)
         if from_step != locked.current_step:
             return locked
         if locked.is_last_step:
@@ -416,9 +202,9 @@ def review_section_save(
             {"text": f"A section holds at most {settings.KB_MAX_SECTION_CHARS} characters."}
         )
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
+        locked = locked_review(review.pk)
+        require_open(locked)
+        pm = locked_postmortem(locked.postmortem_id)
         stored = getattr(pm, section) or ""
         if pm.version != version:
             unchanged = base_text is not None and _normalise_newlines(base_text) == _normalise_newlines(
@@ -429,7 +215,7 @@ def review_section_save(
         pm = pm_services.postmortem_save(
             user=user, postmortem=pm, fields={section: text}, expected_version=pm.version
         )
-        _bump(locked)
+        bump(locked)
     return pm
 
 
@@ -481,9 +267,9 @@ def review_action_item_add(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
+        locked = locked_review(review.pk)
+        require_open(locked)
+        pm = locked_postmortem(locked.postmortem_id)
         rows = _action_item_rows(pm)
         before = {row["id"] for row in rows}
         rows.append(
@@ -497,7 +283,7 @@ def review_action_item_add(
         )
         pm_services.postmortem_save(user=user, postmortem=pm, fields={}, action_items=rows)
         item = ActionItem.objects.filter(postmortem=pm).exclude(pk__in=before).select_related("owner").get()
-        _bump(locked)
+        bump(locked)
     return item
 
 
@@ -515,9 +301,9 @@ def review_action_item_decline(*, review: Review, user, item: ActionItem, ration
     if not rationale:
         raise ValidationError({"rationale": "Say why the item is declined; it is part of the record."})
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
+        locked = locked_review(review.pk)
+        require_open(locked)
+        pm = locked_postmortem(locked.postmortem_id)
         rows = _action_item_rows(pm)
         if item.pk not in {row["id"] for row in rows}:
             raise ValidationError({"item": "That action item is not part of this post-mortem."})
@@ -534,7 +320,7 @@ def review_action_item_decline(*, review: Review, user, item: ActionItem, ration
             declined_changes=declined,
         )
         change = DeclinedChange.objects.filter(postmortem=pm).exclude(pk__in=before).get()
-        _bump(locked)
+        bump(locked)
     return change
 
 
@@ -552,9 +338,9 @@ def review_declined_change_add(*, review: Review, user, text: str, rationale: st
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
+        locked = locked_review(review.pk)
+        require_open(locked)
+        pm = locked_postmortem(locked.postmortem_id)
         rows: list[dict[str, Any]] = [
             {"id": pk} for pk in pm.declined_changes.order_by("id").values_list("pk", flat=True)
         ]
@@ -562,7 +348,7 @@ def review_declined_change_add(*, review: Review, user, text: str, rationale: st
         rows.append({"text": text.strip(), "rationale": rationale.strip()})
         pm_services.postmortem_save(user=user, postmortem=pm, fields={}, declined_changes=rows)
         change = DeclinedChange.objects.filter(postmortem=pm).exclude(pk__in=before).get()
-        _bump(locked)
+        bump(locked)
     return change
 
 
@@ -578,15 +364,15 @@ def review_factor_set(
         ValidationError: on ``status`` when the review is closed.
     """
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
+        locked = locked_review(review.pk)
+        require_open(locked)
+        pm = locked_postmortem(locked.postmortem_id)
         current = list(pm.factors.all())
         has = any(f.pk == factor.pk for f in current)
         if tagged != has:
             new = [*current, factor] if tagged else [f for f in current if f.pk != factor.pk]
             pm_services.postmortem_save(user=user, postmortem=pm, fields={"factors": new})
-            _bump(locked)
+            bump(locked)
         return list(pm.factors.order_by("category", "name"))
 
 
@@ -599,8 +385,8 @@ def review_finding_waive(
         ValidationError: as ``finding_waive`` does, or on ``status``.
     """
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
+        locked = locked_review(review.pk)
+        require_open(locked)
         waiver = pm_services.finding_waive(
             postmortem=locked.postmortem,
             user=user,
@@ -609,7 +395,7 @@ def review_finding_waive(
             excerpt=excerpt,
             reason=reason,
         )
-        _bump(locked)
+        bump(locked)
     return waiver
 
 
@@ -630,8 +416,8 @@ def review_note_add(*, review: Review, user, kind: str, text: str) -> ReviewNote
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
+        locked = locked_review(review.pk)
+        require_open(locked)
         current = locked.current
         note = ReviewNote.objects.create(
             review=locked,
@@ -640,7 +426,7 @@ def review_note_add(*, review: Review, user, kind: str, text: str) -> ReviewNote
             step=current["step"] if current and locked.status == Review.Status.RUNNING else "",
             created_by=user if getattr(user, "pk", None) else None,
         )
-        _bump(locked)
+        bump(locked)
     return note
 
 
@@ -651,11 +437,11 @@ def review_note_update(*, note: ReviewNote, user, done: bool) -> ReviewNote:
         ValidationError: on ``status`` when the review is closed.
     """
     with transaction.atomic():
-        locked = _locked_review(note.review_id)
-        _require_open(locked)
+        locked = locked_review(note.review_id)
+        require_open(locked)
         ReviewNote.objects.filter(pk=note.pk).update(done=bool(done))
         note.done = bool(done)
-        _bump(locked)
+        bump(locked)
     return note
 
 
@@ -666,10 +452,10 @@ def review_note_delete(*, note: ReviewNote, user) -> None:
         ValidationError: on ``status`` when the review is closed (the record stays).
     """
     with transaction.atomic():
-        locked = _locked_review(note.review_id)
-        _require_open(locked)
+        locked = locked_review(note.review_id)
+        require_open(locked)
         note.delete()
-        _bump(locked)
+        bump(locked)
 
 
 def review_attendance_set(*, review: Review, user, attendees: Iterable, replace: bool = True) -> list:
@@ -687,25 +473,25 @@ def review_attendance_set(*, review: Review, user, attendees: Iterable, replace:
     """
     attendees = list(attendees)
     for person in attendees:
-        _require_active(person, "attendees")
+        require_active(person, "attendees")
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
+        locked = locked_review(review.pk)
+        require_open(locked)
         if replace:
             locked.attendees.set(attendees)
         else:
             locked.attendees.add(*attendees)
-        _bump(locked)
+        bump(locked)
         return list(locked.attendees.order_by("username"))
 
 
 def review_attendee_remove(*, review: Review, user, attendee) -> list:
     """Take one person off the attendance list. Returns the attendees afterwards."""
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_open(locked)
+        locked = locked_review(review.pk)
+        require_open(locked)
         locked.attendees.remove(attendee)
-        _bump(locked)
+        bump(locked)
         return list(locked.attendees.order_by("username"))
 
 
@@ -735,10 +521,10 @@ def review_end(*, review: Review, user, outcome: str, now: dt.datetime | None = 
     if len(outcome) > MAX_OUTCOME_CHARS:
         raise ValidationError({"outcome": f"The outcome holds at most {MAX_OUTCOME_CHARS} characters."})
     with transaction.atomic():
-        locked = _locked_review(review.pk)
-        _require_running(locked)
-        pm = _locked_postmortem(locked.postmortem_id)
-        failing = _readiness_messages(pm)
+        locked = locked_review(review.pk)
+        require_running(locked)
+        pm = locked_postmortem(locked.postmortem_id)
+        failing = readiness_messages(pm)
         if failing:
             raise ValidationError({"readiness": failing})
         pm_services.postmortem_save(user=user, postmortem=pm, fields={"status": PostMortem.Status.REVIEWED})
@@ -762,84 +548,8 @@ def review_end(*, review: Review, user, outcome: str, now: dt.datetime | None = 
             for owner_id in owner_ids
         ]
         for notice in notices:
-            _enqueue_owner_summary(notice.pk)
+            enqueue_owner_summary(notice.pk)
     return locked
-
-
-def _enqueue_owner_summary(notice_id: int) -> None:
-    from reviews.tasks import send_owner_summary
-
-    def enqueue() -> None:
-        send_owner_summary.delay(notice_id)
-
-    # robust=True: a broker outage must not fail the end of the review; the
-    # notice row stays unsent and the sweep enqueues it again.
-    transaction.on_commit(enqueue, robust=True)
-
-
-def owner_summary_send(*, notice_id: int) -> bool:
-    """E-mail one owner the summary of their open action items from a review.
-
-    At most once: the notice is claimed with a conditional UPDATE (``sent_at``
-    set only where it is still empty), and the claim and the send share one
-    transaction, so a failed send rolls the claim back for the retry.
-
-    Returns:
-        True when an e-mail was sent; False when the notice is gone or already
-        sent, the owner has no address, or they no longer own an open item.
-    """
-    with transaction.atomic():
-        claimed = ReviewOwnerNotice.objects.filter(pk=notice_id, sent_at__isnull=True).update(
-            sent_at=timezone.now()
-        )
-        if not claimed:
-            return False
-        notice = ReviewOwnerNotice.objects.select_related("owner", "review__postmortem").get(pk=notice_id)
-        owner, review = notice.owner, notice.review
-        pm = review.postmortem
-        items = list(
-            ActionItem.objects.filter(postmortem=pm, owner=owner)
-            .exclude(status__in=CLOSED_ITEM_STATUSES)
-            .order_by("due_date", "id")
-        )
-        if not owner.email or not items:
-            logger.info("Review %s: no summary for %s (address or items missing)", review.pk, owner)
-            return False
-        context = {
-            "owner": owner,
-            "review": review,
-            "pm": pm,
-            "items": items,
-            "added": [item for item in items if review.started_at and item.created_at >= review.started_at],
-            "link": f"{settings.SITE_URL}{pm.get_absolute_url()}",
-        }
-        send_mail(
-            subject=f"[{pm.key}] Your action items from the review of “{' '.join(pm.title.split())[:80]}”",
-            message=render_to_string("reviews/email/owner_summary.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[owner.email],
-        )
-    return True
-
-
-def owner_summaries_sweep(*, older_than_seconds: int | None = None) -> int:
-    """Enqueue the summaries still unsent some time after their review ended
-    (the broker was down at the end, say). Returns how many were enqueued."""
-    grace = settings.SWEEP_GRACE_SECONDS if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - dt.timedelta(seconds=grace)
-    ids = list(
-        ReviewOwnerNotice.objects.filter(sent_at__isnull=True, created_at__lte=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
-    )
-    from reviews.tasks import send_owner_summary
-
-    for notice_id in ids:
-        send_owner_summary.delay(notice_id)
-    return len(ids)
-
-
-# --- the pulse afterwards, and the team's agenda ----------------------------------------
 
 
 def pulse_submit(

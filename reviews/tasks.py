@@ -1,6 +1,6 @@
 """Background work of reviews. Tasks take ids, have stable names, are idempotent
 (each owner summary is claimed in the database before it is sent, see
-``services.owner_summary_send``) and retry with backoff on transient errors
+``summaries.owner_summary_send``) and retry with backoff on transient errors
 (``OSError`` covers SMTP and socket errors)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from reviews import services
+from reviews import summaries
 
 
 @shared_task(
@@ -26,12 +26,12 @@ def send_owner_summary(notice_id: int) -> bool:
         notice_id: primary key of a ``ReviewOwnerNotice``.
 
     Returns:
-        True when an e-mail was sent (see ``services.owner_summary_send``).
+        True when an e-mail was sent (see ``summaries.owner_summary_send``).
     """
-    return services.owner_summary_send(notice_id=notice_id)
+    return summaries.owner_summary_send(notice_id=notice_id)
 
 
 @shared_task(name="reviews.sweep_owner_summaries")
 def sweep_owner_summaries() -> int:
     """Beat job: enqueue owner summaries that a broker outage left unsent."""
-    return services.owner_summaries_sweep()
+    return summaries.owner_summaries_sweep()

@@ -2,7 +2,7 @@
 during the meeting, its form posts, the invite, the pulse and a team's page.
 
 Views stay thin: reads from ``reviews.selectors`` and ``postmortems.selectors``,
-writes through ``reviews.services``, permissions from ``reviews.permissions``.
+writes through ``reviews.scheduling`` and ``reviews.services``, permissions from ``reviews.permissions``.
 Every form post answers with a redirect back to the review page, or re-renders
 it with the errors (400) or the edit conflict (409) so nothing typed is lost.
 """
@@ -28,7 +28,7 @@ from postmortems.onepager import SECTION_FIELDS, SECTION_TITLES
 from postmortems.readiness import lint_summary, postmortem_lint, readiness_check
 from postmortems.views import _pk_from_key
 from postmortems.writing_aids import RULE_LABELS, findings_by_section
-from reviews import permissions, selectors, services
+from reviews import permissions, scheduling, selectors, services
 from reviews.agenda import STEPS, STEPS_BY_KEY
 from reviews.forms import (
     ActionItemQuickForm,
@@ -129,7 +129,7 @@ def schedule(request: HttpRequest, key: str) -> HttpResponse:
                 messages.warning(request, "Check the warnings about the facilitator before scheduling.")
             else:
                 try:
-                    review = services.review_schedule(
+                    review = scheduling.review_schedule(
                         user=request.user,
                         postmortem=pm,
                         scheduled_at=data["scheduled_at"],
@@ -185,7 +185,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     warnings: list[str] = []
     status = 200
     if request.method == "POST" and "cancel" in request.POST:
-        services.review_cancel(review=review, user=request.user)
+        scheduling.review_cancel(review=review, user=request.user)
         messages.success(
             request, "The review is cancelled. Download the invite again to remove it from calendars."
         )
@@ -200,7 +200,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.warning(request, "Check the warnings about the facilitator before saving.")
             else:
                 try:
-                    services.review_reschedule(
+                    scheduling.review_reschedule(
                         review=review,
                         user=request.user,
                         data={

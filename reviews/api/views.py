@@ -1,5 +1,5 @@
 """The reviews API under /api/v1/reviews/ (thin: reads through selectors, writes
-through ``reviews.services``, permissions from ``reviews.permissions``).
+through ``reviews.scheduling`` and ``reviews.services``, permissions from ``reviews.permissions``).
 
 A domain ``ValidationError`` becomes HTTP 400 (``{field: [messages]}``, nothing
 saved); a section edit on a stale copy becomes 409 with both texts; a person
@@ -28,7 +28,7 @@ from postmortems.api import serializers as pm_api
 from postmortems.api.permissions import API_PERMISSIONS
 from postmortems.models import ActionItem, PostMortem, Team
 from postmortems.readiness import readiness_check
-from reviews import permissions, selectors, services
+from reviews import permissions, scheduling, selectors, services
 from reviews.api import serializers as api
 from reviews.invite import review_ics
 from reviews.models import PulseResponse, Review, ReviewNote
@@ -145,7 +145,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if "invitees" not in data:
             data["invitees"] = [s.user for s in selectors.invitee_suggestions(pm)]
         review = _call(
-            services.review_schedule,
+            scheduling.review_schedule,
             user=request.user,
             postmortem=pm,
             scheduled_at=data["scheduled_at"],
@@ -168,7 +168,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         review = self.get_object()
         permissions.require_run(request.user, review)
         data = self._body(api.ReviewUpdateSerializer, request)
-        _call(services.review_reschedule, review=review, user=request.user, data=data)
+        _call(scheduling.review_reschedule, review=review, user=request.user, data=data)
         return self._detail(review)
 
     @extend_schema(
@@ -233,7 +233,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         review = self.get_object()
         permissions.require_run(request.user, review)
-        _call(services.review_cancel, review=review, user=request.user)
+        _call(scheduling.review_cancel, review=review, user=request.user)
         return self._detail(review)
 
     # --- running ----------------------------------------------------------------

@@ -88,7 +88,7 @@ def seed_organisation() -> Seed:
     from rest_framework.authtoken.models import Token
 
     from postmortems.models import ActionItem, ContributingFactor, PostMortem
-    from reviews import services as review_services
+    from reviews import scheduling as review_scheduling
     from tests.factories import (
         ActionItemFactory,
         DeclinedChangeFactory,
@@ -142,7 +142,7 @@ def seed_organisation() -> Seed:
     PostMortem.all_objects.filter(pk=deleted.pk).update(deleted_at=timezone.now(), deleted_by=alice)
 
     reviewed = document(payments, [alice])
-    review = review_services.review_schedule(
+    review = review_scheduling.review_schedule(
         user=alice,
         postmortem=reviewed,
         scheduled_at=timezone.now() + dt.timedelta(days=2),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from postmortems.models import ActionItem
-from reviews import services
+from reviews import scheduling, services
 from tests.factories import (
     ActionItemFactory,
     DeclinedChangeFactory,
@@ -98,7 +98,7 @@ def soon() -> dt.datetime:
 
 @pytest.fixture
 def scheduled_review(ready_pm, author, facilitator, note_taker, teammate):
-    return services.review_schedule(
+    return scheduling.review_schedule(
         user=author,
         postmortem=ready_pm,
         scheduled_at=soon(),

@@ -26,7 +26,7 @@ from django.db import connections
 from django.utils import timezone
 
 from postmortems.models import ActionItem, PostMortem, TeamMembership
-from reviews import services
+from reviews import scheduling, services
 from reviews.models import Review
 from tests.factories import TeamMembershipFactory, UserFactory
 from tests.reviews.conftest import make_ready_postmortem, soon
@@ -237,7 +237,7 @@ def test_second_browser_editing_the_same_section_gets_the_conflict(
 ):
     pm = make_ready_postmortem(team=team, authors=[author], owners=[teammate, teammate, author])
     fran, nina = people["fran"], people["nina"]
-    review = services.review_schedule(
+    review = scheduling.review_schedule(
         user=fran, postmortem=pm, scheduled_at=soon(), facilitator=fran, note_taker=nina, invitees=[author]
     )
     services.review_start(review=review, user=fran)
@@ -296,7 +296,7 @@ def test_review_page_fits_a_projector(browser, live_server, people, team, author
     document are on the first screen, and nothing overflows sideways."""
     pm = make_ready_postmortem(team=team, authors=[author], owners=[teammate, teammate, author])
     fran = people["fran"]
-    review = services.review_schedule(user=fran, postmortem=pm, scheduled_at=soon(), facilitator=fran)
+    review = scheduling.review_schedule(user=fran, postmortem=pm, scheduled_at=soon(), facilitator=fran)
     services.review_start(review=review, user=fran)
     page = signed_in_page(browser, live_server, "fran")
     for step in ("frame", "timeline", "factors", "actions", "wrapup"):

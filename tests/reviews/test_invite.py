@@ -6,7 +6,7 @@ import datetime as dt
 
 from icalendar import Calendar
 
-from reviews import services
+from reviews import scheduling
 from reviews.invite import review_ics
 
 
@@ -35,7 +35,7 @@ def test_text_with_special_characters_is_escaped(scheduled_review, facilitator):
     pm = scheduled_review.postmortem
     pm.title = 'Checkout; "timeouts", and a \\ backslash'
     pm.save()
-    services.review_reschedule(review=scheduled_review, user=facilitator, data={"location": "A;B,C"})
+    scheduling.review_reschedule(review=scheduled_review, user=facilitator, data={"location": "A;B,C"})
     scheduled_review.refresh_from_db()
     data = review_ics(scheduled_review).decode()
     unfolded = data.replace("\r\n ", "")
@@ -48,7 +48,7 @@ def test_text_with_special_characters_is_escaped(scheduled_review, facilitator):
 
 
 def test_a_cancelled_review_says_so(scheduled_review, facilitator):
-    services.review_cancel(review=scheduled_review, user=facilitator)
+    scheduling.review_cancel(review=scheduled_review, user=facilitator)
     scheduled_review.refresh_from_db()
     event = Calendar.from_ical(review_ics(scheduled_review)).walk("VEVENT")[0]
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1

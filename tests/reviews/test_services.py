@@ -1,4 +1,4 @@
-"""Scheduling, running and ending a review through ``reviews.services``."""
+"""Scheduling (``reviews.scheduling``), running and ending a review (``reviews.services``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 from postmortems import services as pm_services
 from postmortems.models import ActionItem, PostMortem
 from postmortems.readiness import readiness_check
-from reviews import services
+from reviews import scheduling, services
 from reviews.models import (
     PulseResponse,
     Review,
@@ -43,7 +43,7 @@ def test_scheduling_moves_a_draft_to_review_and_sets_the_facilitator(scheduled_r
 
 def test_scheduling_takes_the_team_agenda_at_that_moment(ready_pm, author, facilitator, team):
     services.team_agenda_update(team=team, minutes={"timeline": 20, "wrapup": 5})
-    review = services.review_schedule(
+    review = scheduling.review_schedule(
         user=author, postmortem=ready_pm, scheduled_at=soon(), facilitator=facilitator
     )
     assert [s["minutes"] for s in review.agenda] == [3, 20, 7, 6, 5]
@@ -55,7 +55,7 @@ def test_scheduling_takes_the_team_agenda_at_that_moment(ready_pm, author, facil
 def test_scheduling_is_refused_until_the_readiness_check_passes(team, author, facilitator):
     pm = PostMortemFactory(team=team, authors=[author])  # no timeline, factors or action items
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(user=author, postmortem=pm, scheduled_at=soon(), facilitator=facilitator)
+        scheduling.review_schedule(user=author, postmortem=pm, scheduled_at=soon(), facilitator=facilitator)
     assert "readiness" in caught.value.message_dict
     assert any("timeline" in m for m in caught.value.message_dict["readiness"])
     pm.refresh_from_db()
@@ -65,7 +65,7 @@ def test_scheduling_is_refused_until_the_readiness_check_passes(team, author, fa
 
 def test_a_second_open_review_is_refused(scheduled_review, ready_pm, author, facilitator):
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(
+        scheduling.review_schedule(
             user=author, postmortem=ready_pm, scheduled_at=soon(), facilitator=facilitator
         )
     assert "already has a scheduled review" in caught.value.message_dict["postmortem"][0]
@@ -73,8 +73,8 @@ def test_a_second_open_review_is_refused(scheduled_review, ready_pm, author, fac
 
 
 def test_a_cancelled_review_can_be_scheduled_again(scheduled_review, ready_pm, author, facilitator):
-    services.review_cancel(review=scheduled_review, user=facilitator)
-    again = services.review_schedule(
+    scheduling.review_cancel(review=scheduled_review, user=facilitator)
+    again = scheduling.review_schedule(
         user=author, postmortem=ready_pm, scheduled_at=soon(), facilitator=facilitator
     )
     assert again.pk != scheduled_review.pk
@@ -90,7 +90,7 @@ def test_a_cancelled_review_can_be_scheduled_again(scheduled_review, ready_pm, a
 )
 def test_scheduling_refuses_times_out_of_range(ready_pm, author, facilitator, when, message):
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(
+        scheduling.review_schedule(
             user=author, postmortem=ready_pm, scheduled_at=timezone.now() + when, facilitator=facilitator
         )
     assert message in caught.value.message_dict["scheduled_at"][0]
@@ -102,14 +102,14 @@ def test_a_reviewed_postmortem_cannot_be_scheduled(team, author, teammate, facil
 
     pm = make_ready_postmortem(team=team, authors=[author], owners=[teammate], status="reviewed")
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(user=author, postmortem=pm, scheduled_at=soon(), facilitator=facilitator)
+        scheduling.review_schedule(user=author, postmortem=pm, scheduled_at=soon(), facilitator=facilitator)
     assert "already reviewed" in caught.value.message_dict["postmortem"][0]
 
 
 def test_an_inactive_facilitator_is_refused(ready_pm, author):
     gone = UserFactory(username="gone", is_active=False)
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(user=author, postmortem=ready_pm, scheduled_at=soon(), facilitator=gone)
+        scheduling.review_schedule(user=author, postmortem=ready_pm, scheduled_at=soon(), facilitator=gone)
     assert "facilitator" in caught.value.message_dict
 
 
@@ -117,11 +117,11 @@ def test_reschedule_bumps_the_invite_sequence_only_when_time_or_place_change(
     scheduled_review, facilitator, author
 ):
     later = scheduled_review.scheduled_at + dt.timedelta(days=1)
-    review = services.review_reschedule(
+    review = scheduling.review_reschedule(
         review=scheduled_review, user=facilitator, data={"scheduled_at": later}
     )
     assert review.sequence == 1 and review.scheduled_at == later
-    review = services.review_reschedule(review=review, user=facilitator, data={"invitees": [author]})
+    review = scheduling.review_reschedule(review=review, user=facilitator, data={"invitees": [author]})
     assert review.sequence == 1
     assert [u.username for u in review.invitees.all()] == ["alice"]
 
@@ -388,7 +388,7 @@ def test_end_moves_the_postmortem_to_reviewed_and_stores_the_duration(
         review = services.review_end(
             review=running_review, user=facilitator, outcome=" Agreed three changes. ", now=later
         )
-    summaries = [c for c in callbacks if "_enqueue_owner_summary" in c.__qualname__]
+    summaries = [c for c in callbacks if "enqueue_owner_summary" in c.__qualname__]
     assert len(summaries) == 2  # one summary per owner, enqueued after commit
     assert review.status == Review.Status.ENDED
     assert review.actual_seconds == 31 * 60 + 5
@@ -533,7 +533,7 @@ def test_a_restricted_postmortem_is_reviewed_only_with_people_who_may_read_it(
     ready_pm.visibility = PostMortem.Visibility.RESTRICTED
     ready_pm.save(update_fields=["visibility"])
     with pytest.raises(ValidationError) as caught:
-        services.review_schedule(
+        scheduling.review_schedule(
             user=author,
             postmortem=ready_pm,
             scheduled_at=soon(),
@@ -547,7 +547,7 @@ def test_a_restricted_postmortem_is_reviewed_only_with_people_who_may_read_it(
     assert not Review.objects.exists()
     # Named readers may be invited; the facilitator becomes the document's facilitator.
     ready_pm.restricted_to.add(note_taker, outsider)
-    review = services.review_schedule(
+    review = scheduling.review_schedule(
         user=author,
         postmortem=ready_pm,
         scheduled_at=soon(),

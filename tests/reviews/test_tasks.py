@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from reviews import services
+from reviews import services, summaries
 from reviews.models import ReviewOwnerNotice
 from reviews.tasks import send_owner_summary, sweep_owner_summaries
 
@@ -33,7 +33,7 @@ def test_a_failed_send_releases_the_claim(ended_review, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr("reviews.services.send_mail", broken)
+    monkeypatch.setattr("reviews.summaries.send_mail", broken)
     with pytest.raises(OSError):
         send_owner_summary.run(notice.pk)
     notice.refresh_from_db()
@@ -55,7 +55,7 @@ def test_the_sweep_sends_what_an_outage_left_behind(ended_review):
     mail.outbox.clear()
     assert sweep_owner_summaries.run() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
-    assert services.owner_summaries_sweep() == 0
+    assert summaries.owner_summaries_sweep() == 0
 
 
 def test_ending_survives_a_broker_outage(
