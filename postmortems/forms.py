@@ -308,9 +308,16 @@ class TimelineEntryForm(KeepSecondsMixin, forms.ModelForm):
 
 
 class ActionItemForm(forms.ModelForm):
-    """One action item: text, kind, owner, due date, status, reason, ticket URL."""
+    """One action item: text, kind, owner, due date, status, reason, ticket URL.
+
+    A stored item's row also carries ``version``, the item's version when the
+    page was read (hidden, never saved from here): when the save meets a
+    newer document, ``edit_conflict`` merges the row against that exact
+    revision of the item.
+    """
 
     owner = UserChoiceField(queryset=_active_users())
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
 
     class Meta:
         model = ActionItem
@@ -327,6 +334,8 @@ class ActionItemForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["text"].widget.attrs.update(lint_attrs("action_item"))
         self.fields["text"].lint_section = "action_item"
+        if self.instance.pk:
+            self.initial.setdefault("version", self.instance.version)
 
 
 class DeclinedChangeForm(forms.ModelForm):
@@ -630,6 +639,77 @@ def _posted_rows(data, prefix: str) -> list[str]:
     return texts
 
 
+#: The action-item fields merged row by row, with their labels on the conflict page.
+_ITEM_MERGE_FIELDS = (
+    ("text", "text"),
+    ("kind", "kind"),
+    ("owner", "owner"),
+    ("due_date", "due date"),
+    ("status", "status"),
+    ("not_doing_reason", "reason"),
+    ("ticket_url", "ticket URL"),
+)
+
+
+def _posted_int(data, name: str) -> int | None:
+    try:
+        return int(data.get(name) or "")
+    except (TypeError, ValueError):
+        return None
+
+
+def _item_values(row) -> dict[str, str]:
+    """An action item (history record or snapshot row) as the browser posts it back."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    owner = get("owner") if isinstance(row, dict) else row.owner_id
+    due = get("due_date")
+    return {
+        "text": _normal_text(get("text") or "").strip(),
+        "kind": str(get("kind") or ""),
+        "owner": str(owner or ""),
+        "due_date": due if isinstance(due, str) else (due.isoformat() if due else ""),
+        "status": str(get("status") or ""),
+        "not_doing_reason": _normal_text(get("not_doing_reason") or "").strip(),
+        "ticket_url": str(get("ticket_url") or ""),
+    }
+
+
+def _merge_action_items(data, refill, now_items: list[dict[str, Any]], conflict: EditConflict) -> None:
+    """Three-way merge of each posted action-item row that names a stored item.
+
+    The base is the item's own revision at the version the row was read at
+    (``ActionItem.history``), so an item changed on its own since (marked done
+    from "My action items", closed by a merged pull request) is merged exactly:
+    fields only the other side changed are put in ``refill`` (listed in
+    ``conflict.taken`` as "AI-12 status"), fields both changed differently
+    become a ``RowsConflict``. Every merged row's ``version`` is moved to the
+    item's current one. Rows without a readable id or version are left alone.
+    """
+    current = {row["id"]: row for row in now_items}
+    total = _posted_int(data, "items-TOTAL_FORMS") or 0
+    for index in range(min(total, settings.KB_MAX_ROWS_PER_DOCUMENT + 1)):
+        prefix = f"items-{index}-"
+        item_id, version = _posted_int(data, prefix + "id"), _posted_int(data, prefix + "version")
+        if item_id not in current or version is None or data.get(prefix + "DELETE"):
+            continue
+        base_record = ActionItem.history.filter(id=item_id, version=version).order_by("-history_id").first()
+        item_version = ActionItem.objects.filter(pk=item_id).values_list("version", flat=True).first()
+        if base_record is None or item_version is None:
+            continue
+        base, theirs = _item_values(base_record), _item_values(current[item_id])
+        for name, label in _ITEM_MERGE_FIELDS:
+            mine = _normal_text(data.get(prefix + name) or "").strip()
+            if theirs[name] == base[name] or mine == theirs[name]:
+                continue
+            if mine == base[name]:
+                refill[prefix + name] = theirs[name]
+                conflict.taken.append(f"AI-{item_id} {label}")
+            else:
+                both = RowsConflict(label=f"AI-{item_id} {label}", mine=[mine], theirs=[theirs[name]])
+                conflict.rows.append(both)
+        refill[prefix + "version"] = str(item_version)
+
+
 def edit_conflict(*, data, postmortem: PostMortem, base_version: int | None) -> EditConflict:
     """Compare an edit made from version ``base_version`` with what is stored now.
 
@@ -658,7 +738,11 @@ def edit_conflict(*, data, postmortem: PostMortem, base_version: int | None) -> 
 
     revision = None
     if base_version is not None:
-        revision = postmortem.history.filter(version=base_version).order_by("-history_id").first()
+        # An action item changed on its own raises the version without a
+        # revision: the base is the newest revision at or before base_version.
+        revision = (
+            postmortem.history.filter(version__lte=base_version).order_by("-version", "-history_id").first()
+        )
     base = _base_values(revision)
     current = _current_values(postmortem)
     display_form = PostMortemForm(instance=postmortem)
@@ -689,6 +773,7 @@ def edit_conflict(*, data, postmortem: PostMortem, base_version: int | None) -> 
                 )
             )
     now = snapshot(postmortem)
+    _merge_action_items(data, refill, now["action_items"], conflict)
     for prefix, key, label in _CONFLICT_ROWS:
         if revision is not None and (revision.related or {}).get(key) == now[key]:
             continue

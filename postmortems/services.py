@@ -542,6 +542,13 @@ def action_item_update(
         The saved item. A new owner is told by e-mail after commit; ``completed_at``
         is stamped when the item becomes done and cleared when it is reopened.
 
+    The document's ``version`` goes up by one too: its action items are part of
+    it, so a whole-document save (the edit form, the API's PUT/PATCH) or a
+    revision restore made from a copy read before this change is refused as
+    stale instead of silently writing the old status back. Locks are taken in
+    the order ``postmortem_save`` takes them, the document's row first and then
+    the item's, so the two cannot deadlock each other on PostgreSQL.
+
     Raises:
         ValidationError: keyed by field; nothing is saved then.
         ValueError: for a key outside ``ACTION_ITEM_EDITABLE``.
@@ -560,6 +567,7 @@ def action_item_update(
         item.completed_at = None
     item.full_clean()
     with transaction.atomic():
+        pm = PostMortem.all_objects.select_for_update().get(pk=item.postmortem_id)
         stored_version = (
             ActionItem.objects.select_for_update().values_list("version", flat=True).get(pk=item.pk)
         )
@@ -569,7 +577,10 @@ def action_item_update(
         if getattr(user, "pk", None):
             item._history_user = user
         item.save()
-        postmortem_reindex(item.postmortem)
+        pm.version += 1
+        PostMortem.objects.filter(pk=pm.pk).update(version=pm.version)
+        postmortem_reindex(pm)
+        item.postmortem = pm
         if item.owner_id != item.notified_owner_id and not item.is_closed:
             _enqueue_owner_notification(item.pk)
     return item

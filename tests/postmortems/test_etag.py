@@ -388,6 +388,21 @@ def test_a_document_patch_of_its_rows_moves_the_items_etag(api, pm, item):
     assert stored_item(item)["status"] == "open"
 
 
+def test_an_item_patch_moves_the_documents_etag_so_a_stale_document_write_cannot_undo_it(api, pm, item):
+    assert api.get(url(pm))["ETag"] == '"1"'
+
+    done = api.patch(item_url(item), {"status": "done"}, format="json", HTTP_IF_MATCH='"1"')
+    assert done.status_code == 200
+    assert api.get(url(pm))["ETag"] == '"2"'
+    body = {"action_items": [{"id": item.pk, "status": "open"}]}
+    stale = api.patch(url(pm), body, format="json", HTTP_IF_MATCH='"1"')
+
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == 2
+    assert stored_item(item)["status"] == "done"
+    assert stored(pm)["version"] == 2
+
+
 @pytest.fixture
 def owner_api(item, db):
     """The item's owner, who may read the document but is not one of its editors."""

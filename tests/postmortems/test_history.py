@@ -281,6 +281,23 @@ def test_stale_restore_is_refused_and_writes_nothing(web, author, teammate, team
     assert f'name="version" value="{pm.version}"' in response.content.decode()
 
 
+def test_a_restore_confirmed_before_an_item_changed_on_its_own_is_refused(web, author, teammate, team):
+    pm = make_doc(author, team)
+    services.postmortem_save(user=author, postmortem=pm, fields={"title": "Second title"})
+    first = history_ids(pm)[0]
+    seen = PostMortem.objects.get(pk=pm.pk).version
+    item = pm.action_items.order_by("id").first()
+    # After the confirmation page was shown, the owner marks an item done.
+    services.action_item_set_status(item=item, status="done", user=teammate)
+
+    response = web.post(restore_url(pm, first), {"version": seen})
+
+    assert response.status_code == 409
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+    assert PostMortem.objects.get(pk=pm.pk).title == "Second title"
+    assert len(history_ids(pm)) == 2
+
+
 def test_restore_without_version_is_a_400(web, author, team):
     pm = make_doc(author, team)
     services.postmortem_save(user=author, postmortem=pm, fields={"title": "Second title"})

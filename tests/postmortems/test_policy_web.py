@@ -495,6 +495,78 @@ def test_a_race_inside_the_save_is_also_a_conflict(client, people, monkeypatch):
     assert PostMortem.objects.get(pk=pm.pk).title == pm.title
 
 
+def _item_row(data: dict, item: ActionItem) -> str:
+    """The formset prefix ("items-0-") of ``item``'s row in a posted edit form."""
+    for name, values in data.items():
+        if name.startswith("items-") and name.endswith("-id") and values == [str(item.pk)]:
+            return name[: -len("id")]
+    raise AssertionError(f"no row for {item.key}")
+
+
+def _edit_then_owner_marks_done(client, people):
+    """The member reads the edit page; then the owner marks the item done on its own.
+
+    Returns ``(pm, item, url, form data as read, the item's row prefix)``."""
+    pm = _doc(people, "organisation")
+    item = pm.action_items.get()
+    client.force_login(people["member"])
+    url = f"/postmortems/{pm.key}/edit/"
+    data = form_values(client.get(url))
+    row = _item_row(data, item)
+    assert data[row + "status"] == ["open"] and data[row + "version"] == [str(item.version)]
+    fresh = ActionItem.objects.get(pk=item.pk)
+    services.action_item_set_status(item=fresh, status="done", user=people["owner"])
+    return pm, item, url, data, row
+
+
+def test_an_item_changed_on_its_own_after_the_page_was_read_is_not_undone_by_the_edit(client, people):
+    # The owner marks it done from "My action items" while the editor is typing.
+    pm, item, url, data, row = _edit_then_owner_marks_done(client, people)
+    put(data, "title", "Checkout slowdown (certificate)")
+    response = client.post(url, data)
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"AI-{item.pk} status" in html  # listed as taken from the other save
+    stored = PostMortem.objects.get(pk=pm.pk)
+    assert stored.title == "Checkout slowdown"
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+    refill = form_values(response)
+    assert refill[row + "status"] == ["done"]
+    assert refill["title"] == ["Checkout slowdown (certificate)"]
+
+    assert client.post(url, refill).status_code == 302
+    assert PostMortem.objects.get(pk=pm.pk).title == "Checkout slowdown (certificate)"
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+
+
+def test_an_item_both_sides_changed_differently_is_shown_with_both_values(client, people):
+    pm, item, url, data, row = _edit_then_owner_marks_done(client, people)
+    put(data, row + "status", "in_progress")
+    response = client.post(url, data)
+
+    assert response.status_code == 409
+    conflict = response.context["conflict"]
+    both = [c for c in conflict.rows if c.label == f"AI-{item.pk} status"]
+    assert [(c.mine, c.theirs) for c in both] == [(["in_progress"], ["done"])]
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+    refill = form_values(response)
+    assert refill[row + "status"] == ["in_progress"]  # the user decides
+    assert refill[row + "version"] == [str(ActionItem.objects.get(pk=item.pk).version)]
+
+
+def test_a_tampered_item_version_is_a_form_error_not_a_500(client, people):
+    pm = _doc(people, "organisation")
+    client.force_login(people["member"])
+    url = f"/postmortems/{pm.key}/edit/"
+    data = form_values(client.get(url))
+    put(data, _item_row(data, pm.action_items.get()) + "version", "abc")
+    put(data, "title", "Changed")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert PostMortem.objects.get(pk=pm.pk).title == "Checkout slowdown"
+
+
 @pytest.mark.parametrize("version", ["", "abc", "0", "-3"])
 def test_an_edit_without_a_valid_version_is_refused_and_saves_nothing(client, people, version):
     pm = _doc(people, "organisation")

@@ -314,6 +314,26 @@ def test_a_stale_action_item_version_saves_nothing(db):
     assert (item.text, item.version) == ("Writer A", 2)
 
 
+def test_an_item_update_raises_the_documents_version_so_a_stale_save_is_refused(author, team):
+    from postmortems.services import StaleVersionError, action_item_update
+
+    item = ActionItemFactory()
+    pm = PostMortem.objects.get(pk=item.postmortem_id)
+    read_at = pm.version
+    action_item_update(item=ActionItem.objects.get(pk=item.pk), data={"status": "done"})
+    assert PostMortem.objects.get(pk=pm.pk).version == read_at + 1
+    with pytest.raises(StaleVersionError):
+        postmortem_save(
+            user=author,
+            postmortem=pm,
+            fields={"title": "Stale"},
+            action_items=[{"id": item.pk, "status": "open"}],
+            expected_version=read_at,
+        )
+    assert ActionItem.objects.get(pk=item.pk).status == "done"
+    assert PostMortem.objects.get(pk=pm.pk).title != "Stale"
+
+
 def test_a_stale_copy_never_writes_back_fields_it_did_not_change(author, team):
     pm = postmortem_save(user=author, fields=_fields(team))
     stale_copy = PostMortem.objects.get(pk=pm.pk)
