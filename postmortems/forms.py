@@ -532,11 +532,17 @@ class FieldConflict:
 
 @dataclass
 class RowsConflict:
-    """A row list the other save changed: its rows now and the user's rows, as texts."""
+    """A row list the other save changed: its rows now and the user's rows, as
+    texts; or one action-item field both saves changed (``note`` says which
+    of the two the form holds)."""
 
     label: str
     mine: list[str]
     theirs: list[str]
+    note: str = (
+        "Your rows are in the form below; saving replaces the current rows with them, "
+        "so add back any current row you want to keep."
+    )
 
 
 @dataclass
@@ -674,6 +680,18 @@ def _item_values(row) -> dict[str, str]:
     }
 
 
+def _item_display(name: str, value: str) -> str:
+    """An action-item field's posted value as a reader knows it: a choice's
+    label, an owner's name; other values as they are."""
+    if name in ("status", "kind"):
+        choices = dict(ActionItem._meta.get_field(name).choices)
+        return str(choices.get(value, value))
+    if name == "owner" and value.isdigit():
+        user = get_user_model().objects.filter(pk=int(value)).first()
+        return user_label(user) if user else value
+    return value or "—"
+
+
 def _merge_action_items(data, refill, now_items: list[dict[str, Any]], conflict: EditConflict) -> None:
     """Three-way merge of each posted action-item row that names a stored item.
 
@@ -705,8 +723,14 @@ def _merge_action_items(data, refill, now_items: list[dict[str, Any]], conflict:
                 refill[prefix + name] = theirs[name]
                 conflict.taken.append(f"AI-{item_id} {label}")
             else:
-                both = RowsConflict(label=f"AI-{item_id} {label}", mine=[mine], theirs=[theirs[name]])
-                conflict.rows.append(both)
+                conflict.rows.append(
+                    RowsConflict(
+                        label=f"AI-{item_id} {label}",
+                        mine=[_item_display(name, mine)],
+                        theirs=[_item_display(name, theirs[name])],
+                        note="Your value is in the form below; saving keeps it unless you change it.",
+                    )
+                )
         refill[prefix + "version"] = str(item_version)
 
 

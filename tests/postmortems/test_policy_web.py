@@ -548,7 +548,8 @@ def test_an_item_both_sides_changed_differently_is_shown_with_both_values(client
     assert response.status_code == 409
     conflict = response.context["conflict"]
     both = [c for c in conflict.rows if c.label == f"AI-{item.pk} status"]
-    assert [(c.mine, c.theirs) for c in both] == [(["in_progress"], ["done"])]
+    assert [(c.mine, c.theirs) for c in both] == [(["In progress"], ["Done"])]
+    assert "Your value is in the form below" in response.content.decode()
     assert ActionItem.objects.get(pk=item.pk).status == "done"
     refill = form_values(response)
     assert refill[row + "status"] == ["in_progress"]  # the user decides
