@@ -56,6 +56,9 @@ STOP_WORDS = frozenset(
 # RANK_CANDIDATES, and its result count is capped there.
 RANK_CANDIDATES = 500
 
+# Markdown's bold markers and code ticks read as noise in a one-line snippet.
+_SNIPPET_MARKUP = re.compile(r"\*\*|`")
+
 _WEBSEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -395,7 +398,8 @@ def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
 
     Returns:
         ``{id: [SnippetPart, ...]}``; ids without a match in their body text are
-        absent. Parts hold plain text: templates escape it and wrap hits in ``<mark>``.
+        absent. Parts hold plain text (Markdown bold markers and code ticks
+        removed): templates escape it and wrap hits in ``<mark>``.
     """
     query = (query or "").strip()
     if not ids or not query:
@@ -443,7 +447,7 @@ def snippets_for(ids: list[int], query: str) -> dict[int, list[SnippetPart]]:
     result: dict[int, list[SnippetPart]] = {}
     for pk, raw in rows:
         if raw and HIT_START in raw:
-            result[pk] = _split_marked(" ".join(raw.split()))
+            result[pk] = _split_marked(" ".join(_SNIPPET_MARKUP.sub("", raw).split()))
     return result
 
 

@@ -149,6 +149,17 @@ def test_snippets_highlight_hits_and_escape_text(db):
     assert "&lt;script&gt;" in html or "script" not in html
 
 
+def test_snippets_drop_markdown_bold_and_code_marks(db):
+    pm = PostMortemFactory(
+        title="Gateway errors",
+        what_happened="**Contributing factors:** the `gateway_timeout` setting was zero.",
+    )
+    attach_snippets([pm], "gateway")
+    text = "".join(part.text for part in pm.search_snippet)
+    assert "Contributing factors:" in text
+    assert "**" not in text and "`" not in text
+
+
 def test_snippets_for_empty_input(db):
     pm = PostMortemFactory()
     attach_snippets([pm], "")
