@@ -30,13 +30,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from blameless import check_text
 from postmortems import access, selectors, services
+from postmortems.conflicts import edit_conflict
 from postmortems.filters import PostMortemFilter
 from postmortems.forms import (
     ROW_FORMSETS,
     ActionItemStatusForm,
     FindingWaiveForm,
     PostMortemForm,
-    edit_conflict,
     iter_row_errors,
 )
 from postmortems.models import ActionItem, PostMortem
@@ -264,7 +264,7 @@ def _conflict(request: HttpRequest, pm: PostMortem, base_version: int | None) ->
     """The edit-conflict page (HTTP 409): someone saved ``pm`` after this user
     opened the form. Shows both texts of every field both changed, and the form
     re-filled with the user's input and the current version, so a second save
-    merges instead of overwriting (``forms.edit_conflict``). Nothing is saved."""
+    merges instead of overwriting (``conflicts.edit_conflict``). Nothing is saved."""
     fresh = PostMortem.objects.select_related("team").filter(pk=pm.pk).first()
     if fresh is None:  # deleted meanwhile
         raise Http404(access.NOT_FOUND)
