@@ -407,8 +407,14 @@ class RowFormSet(BaseInlineFormSet):
             kept.append(form)
         return rows, kept
 
-    def save(self, commit: bool = True):  # pragma: no cover - guard
-        raise NotImplementedError("Rows are written by services.postmortem_save only.")
+    def save(self, commit: bool = True):
+        """Refuse: rows are written by ``services.postmortem_save`` (with the
+        document's version check and one revision), never by the formset.
+
+        Raises:
+            RuntimeError: always; calling it is a programming error.
+        """
+        raise RuntimeError("Rows are written by services.postmortem_save only.")
 
 
 def _row_formset(model, form, *, extra: int):

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connection
 from django.db.models import BooleanField, FloatField, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
@@ -123,15 +123,18 @@ def install_search_index(schema_editor) -> None:
     (it is idempotent and backfills the index).
 
     Raises:
-        NotImplementedError: for a database other than PostgreSQL or SQLite.
+        ImproperlyConfigured: for a database other than PostgreSQL or SQLite
+            (the project supports those two).
     """
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         statements = _PG_INSTALL
     elif vendor == "sqlite":
         statements = _SQLITE_INSTALL
-    else:  # pragma: no cover - only the two supported engines
-        raise NotImplementedError(f"No full-text search for database vendor {vendor!r}")
+    else:
+        raise ImproperlyConfigured(
+            f"No full-text search for database vendor {vendor!r}: use PostgreSQL or SQLite."
+        )
     for sql in statements:
         schema_editor.execute(sql)
 

@@ -333,3 +333,17 @@ def test_a_ranked_result_filtered_or_reordered_afterwards_is_an_ordinary_queryse
     fresh = ranked.all()
     assert len(fresh) == 5  # evaluating reads the rows, not the remembered ids
     assert fresh.count() == 5
+
+
+def test_an_unsupported_database_gets_a_clear_configuration_error():
+    from types import SimpleNamespace
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from postmortems.search import install_search_index
+
+    executed = []
+    editor = SimpleNamespace(connection=SimpleNamespace(vendor="mysql"), execute=executed.append)
+    with pytest.raises(ImproperlyConfigured, match="use PostgreSQL or SQLite"):
+        install_search_index(editor)
+    assert executed == []

@@ -474,3 +474,14 @@ def test_edit_page_round_trips_without_changes(web, team, author):
     assert before == after
     assert pm.timeline.count() == pm.action_items.count() == pm.fix_prs.count() == 1
     assert list(pm.factors.values_list("slug", flat=True)) == ["config-change"]
+
+
+def test_a_row_formset_never_saves_by_itself(db):
+    from postmortems.forms import ROW_FORMSETS
+    from tests.factories import PostMortemFactory
+
+    pm = PostMortemFactory()
+    for _, prefix, formset_class, _ in ROW_FORMSETS:
+        formset = formset_class(instance=pm, prefix=prefix)
+        with pytest.raises(RuntimeError, match="postmortem_save"):
+            formset.save()
