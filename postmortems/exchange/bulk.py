@@ -34,7 +34,8 @@ its GIN index) on insert.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,34 @@ class BulkCreator:
                 .first()
             )
         return self.users[name]
+
+    def preload_users(self, names: Iterable[str], chunk: int = 500) -> None:
+        """Look the user names up ``chunk`` at a time, so that ``prepare`` asks none one by one.
+
+        Args:
+            names: user names (``USERNAME_FIELD`` values) the records will name;
+                repeats are fine.
+            chunk: names per ``IN (…)`` query.
+
+        A name that is not there is remembered as missing (None), as ``_find_user``
+        does; ``forget_missing`` drops those after the per-record path runs.
+        """
+        field = self.user_model.USERNAME_FIELD
+        todo = [name for name in dict.fromkeys(names) if name not in self.users]
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            found = dict(self.user_model.objects.filter(**{f"{field}__in": part}).values_list(field, "pk"))
+            self.users.update({name: found.get(name) for name in part})
+
+    def preload_services(self, refs: Iterable[str], chunk: int = 500) -> None:
+        """Look service references up ``chunk`` at a time, with ``_find_service``'s rule
+        (the reference as a slug, else its slug); missing ones are remembered as None."""
+        todo = [ref for ref in dict.fromkeys(refs) if ref not in self.services]
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            slugs = {ref: self.slug_for(ref, 80) for ref in part}
+            found = {s.slug: s for s in Service.objects.filter(slug__in={*part, *slugs.values()})}
+            self.services.update({ref: found.get(ref) or found.get(slugs[ref]) for ref in part})
 
     def _user_ok(self, name: str) -> bool:
         if self._find_user(name) is not None:
@@ -478,6 +507,8 @@ _PLAIN_FIELDS = (
     models.ForeignKey,
 )
 _PLAIN_TYPES = (str, int, bool)
+# Hashable values whose database form depends only on the field and the value.
+_MEMO_TYPES = (dt.datetime, dt.date, dt.time, dt.timedelta)
 
 
 def _insert(model, objs: Sequence[models.Model]) -> None:
@@ -489,9 +520,10 @@ def _insert(model, objs: Sequence[models.Model]) -> None:
     Here: PostgreSQL ``COPY … FROM STDIN`` (psycopg's ``Cursor.copy``), SQLite
     ``executemany`` of one ``INSERT``; values of the plain field types above go
     as they are, others (dates, times, JSON) through the field's own
-    ``get_db_prep_save``, and ``pre_save(add=True)`` fills ``auto_now`` fields,
-    as ``bulk_create`` does. Rows with an unset primary key get the column's
-    default (sequence / rowid); callers that need ids set them first
+    ``get_db_prep_save`` (once per distinct date or time), and ``auto_now``
+    fields get one time for the statement (``bulk_create`` reads the clock per
+    row). Rows with an unset primary key get the column's default (sequence /
+    rowid); callers that need ids set them first
     (``_reserve_ids``). No signals are sent (``bulk_create`` sends none either).
 
     Raises:
@@ -504,13 +536,29 @@ def _insert(model, objs: Sequence[models.Model]) -> None:
     fields = [f for f in model._meta.local_concrete_fields if has_pk or not f.primary_key]
     plain = [isinstance(f, _PLAIN_FIELDS) for f in fields]
     rows = []
+    # A batch repeats the same dates and times (one ``now`` for every history row):
+    # each distinct (field, value) goes through ``get_db_prep_save`` once.
+    prepared: dict[tuple[int, Any], Any] = {}
+    # ``auto_now``/``auto_now_add`` fields take one time for the whole statement, as a
+    # column default of now() would (``pre_save`` would read the clock per row).
+    stamped = [getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) for f in fields]
+    now = timezone.now()
     for obj in objs:
         row = []
-        for field, is_plain in zip(fields, plain, strict=True):
-            value = field.pre_save(obj, True)
+        for index, (field, is_plain) in enumerate(zip(fields, plain, strict=True)):
+            if stamped[index]:
+                value = now.date() if type(field) is models.DateField else now
+                setattr(obj, field.attname, value)
+            else:
+                value = field.pre_save(obj, True)
             if value is None or (is_plain and type(value) in _PLAIN_TYPES):
                 row.append(value)
-            else:  # other types, and str subclasses such as a TextChoices member
+            elif type(value) in _MEMO_TYPES:
+                key = (index, value)
+                if key not in prepared:
+                    prepared[key] = field.get_db_prep_save(value, connection)
+                row.append(prepared[key])
+            else:  # other types (JSON…), and str subclasses such as a TextChoices member
                 row.append(field.get_db_prep_save(value, connection))
         rows.append(row)
     quote = connection.ops.quote_name

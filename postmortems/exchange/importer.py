@@ -652,6 +652,14 @@ def import_paths(
         slug_for=_slug_for,
         committed_teams=importer.teams,
     )
+    bulk.preload_users(
+        name
+        for _, doc, _ in parsed
+        if doc is not None
+        for name in (*doc.authors, *(item.owner for item in doc.action_items), doc.facilitator)
+        if name
+    )
+    bulk.preload_services(ref for _, doc, _ in parsed if doc is not None for ref in doc.services)
     known = set(importer.preloaded)  # external ids (and PM-<n> keys) already stored
     pending: list[tuple[_Unit, Prepared]] = []
 

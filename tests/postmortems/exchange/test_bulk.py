@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from postmortems.exchange import bulk, importer
 from postmortems.exchange.importer import import_paths
@@ -232,3 +233,50 @@ def test_insert_reports_a_refused_row_as_an_integrity_error():
 
     with pytest.raises(IntegrityError):
         bulk._insert(PostMortem, [copy])
+
+
+def _reads(queries: CaptureQueriesContext, table: str) -> list[str]:
+    """The SELECT statements among ``queries`` that read ``table``."""
+    return [q["sql"] for q in queries if q["sql"].lstrip().startswith("SELECT") and table in q["sql"]]
+
+
+def test_user_names_are_looked_up_together_not_one_query_per_name(tmp_path):
+    # 12 documents, each owned by a different existing user and one missing user.
+    (tmp_path / "md").mkdir()
+    for n in range(12):
+        User.objects.create(username=f"owner{n}")
+        text = one_pager(f"ext-{n}", owner=f"owner{n}" if n else "newcomer")
+        (tmp_path / "md" / f"doc-{n:03d}.md").write_text(text, encoding="utf-8")
+    with CaptureQueriesContext(connection) as queries:
+        report = import_paths([tmp_path / "md"], create_users=True, progress=False)
+    assert (report.created, report.bad, report.created_users) == (12, 0, 1)  # newcomer
+    user_reads = _reads(queries, "auth_user")
+    assert len(user_reads) == 1, user_reads
+    owners = dict(ActionItem.objects.values_list("postmortem__external_id", "owner__username").distinct())
+    assert owners["ext-0"] == "newcomer" and owners["ext-5"] == "owner5"
+
+
+def test_rows_of_one_statement_share_one_creation_time(tmp_path):
+    write_docs(tmp_path / "md", 3)
+    import_paths([tmp_path / "md"], create_users=True, progress=False)
+    times = set(ActionItem.objects.values_list("created_at", flat=True))
+    assert len(times) == 1
+    assert set(ActionItem.objects.values_list("updated_at", flat=True)) == times
+    assert PostMortem.objects.filter(created_at__isnull=True).count() == 0
+
+
+def test_services_are_looked_up_together(tmp_path):
+    team = Team.objects.create(slug="payments", name="payments")
+    (tmp_path / "md").mkdir()
+    for n in range(6):
+        Service.objects.create(slug=f"svc-{n}", name=f"Svc {n}", team=team)
+        text = one_pager(f"ext-{n}").replace("services: [checkout]", f"services: [svc-{n}, Svc {n + 100}]")
+        assert f"svc-{n}" in text
+        (tmp_path / "md" / f"doc-{n:03d}.md").write_text(text, encoding="utf-8")
+    with CaptureQueriesContext(connection) as queries:
+        report = import_paths([tmp_path / "md"], create_users=True, progress=False)
+    assert (report.created, report.bad, report.created_services) == (6, 0, 6)
+    reads = _reads(queries, "postmortems_service")
+    assert len(reads) <= 2, reads  # the lookup, and the services' order for the search text
+    pm = PostMortem.objects.get(external_id="ext-3")
+    assert sorted(pm.services.values_list("slug", flat=True)) == ["svc-103", "svc-3"]
