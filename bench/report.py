@@ -163,11 +163,11 @@ def render_markdown(results: dict) -> str:
     add("")
     vocab = next((r.get("vocabulary") for r in results["runs"] if r.get("vocabulary")), "–")
     add(
-        "* **Noise.** The machine is shared: other test suites ran on the same cores during this run, so "
-        "absolute figures move from run to run. Every comparison below is measured side by side in one "
-        "process and one run (the methods take turns, query by query, and the API and raw SQL swap "
-        "places every round, so neither always finds the other's pages in the cache), so the **ratios** "
-        "are what to read; absolute milliseconds are indicative."
+        "* **Noise.** Two cores, which other work may share (the load average at the start is in the "
+        "table above), so absolute figures move from run to run. Every comparison below is measured "
+        "side by side in one process and one run (the methods take turns, query by query, and the API "
+        "and raw SQL swap places every round, so neither always finds the other's pages in the cache), "
+        "so the **ratios** are what to read; absolute milliseconds are indicative."
     )
     add(
         f"* **Corpus.** Synthetic, deterministic (seed {results['config']['seed']}): sentences drawn from "
@@ -338,6 +338,16 @@ def _search(add, results: dict) -> None:
     add("")
 
 
+def _kind_median(run: dict, kind: str) -> dict[str, float | None]:
+    """Median over the queries of ``kind`` of each method's per-query p50 (ms), by method name."""
+    entries = [e for e in run["search"]["per_query"] if e["kind"] == kind]
+    medians: dict[str, float | None] = {}
+    for method in ("api", "raw_sql", "icontains", "ripgrep"):
+        values = sorted(v for e in entries if (v := e["p50_ms"].get(method)) is not None)
+        medians[method] = values[len(values) // 2] if values else None
+    return medians
+
+
 def _search_kinds(add, results: dict) -> None:
     add("## Search by kind of query (median of per-query p50, ms), largest corpus per engine")
     add("")
@@ -359,10 +369,8 @@ def _search_kinds(add, results: dict) -> None:
                 values = sorted(v for v in values if v is not None)
                 return values[len(values) // 2] if values else None
 
-            cells = [
-                median([e["p50_ms"].get(m) for e in entries])
-                for m in ("api", "raw_sql", "icontains", "ripgrep")
-            ]
+            by_method = _kind_median(run, kind)
+            cells = [by_method[m] for m in ("api", "raw_sql", "icontains", "ripgrep")]
             add(
                 f"| {engine} | {run['size']:,} | {kind} | {len(entries)} | "
                 + " | ".join(_fmt(c) for c in cells)
@@ -511,6 +519,25 @@ def _findings(add, results: dict) -> None:
                 + (f" (p50 {api['p50']:,.0f} ms, p95 {api['p95']:,.0f} ms)" if api else "")
                 + "; the list and one-document API reads alone are fast (see Pages)."
             )
+    for engine in ("sqlite", "postgresql"):
+        run = _largest(results, engine)
+        methods = run.get("search", {}).get("methods", {}) if run else {}
+        if methods.get("icontains") and methods["icontains"]["p50"] < methods["api"]["p50"]:
+            rarest = _kind_median(run, "codename, rarest")
+            lines.append(
+                f"{engine} {run['size']:,}: the naive `icontains` search answers faster than the API at "
+                f"p50 ({methods['icontains']['p50']:,.1f} against {methods['api']['p50']:,.1f} ms). It is "
+                "not the same work: it returns the 20 newest documents that contain the words, unranked "
+                "and unstemmed, without a count or snippets, so for a common word it stops after reading a "
+                "few dozen of the newest rows; for the rarest terms it reads the whole table"
+                + (
+                    f" ({rarest['icontains']:,.1f} ms at p50 for the internal codenames, against the "
+                    f"API's {rarest['api']:,.1f} ms)"
+                    if rarest.get("icontains") is not None and rarest.get("api") is not None
+                    else ""
+                )
+                + "."
+            )
     run = _largest(results, "postgresql")
     raw = run.get("search", {}).get("methods", {}).get("raw_sql") if run else None
     if raw and raw["p95"] > 50:
@@ -546,10 +573,10 @@ KNOWN_CAUSES: dict[str, str] = {
         " team-lead lookup) for some statuses only. The suite now compares published documents only."
     ),
     "one-page view latency": (
-        " Cause: the two panels that read across the corpus. \"Similar post-mortems\""
+        ' Cause: the two panels that read across the corpus. "Similar post-mortems"'
         " (`patterns/selectors.py` `similar_postmortems()`) ranks an `or` of up to 10 of the document's"
-        " words among the 300 newest documents that share its team or a factor. \"This factor has"
-        " happened before\" (`factor_history()`) counts and ranks, with window functions, every earlier"
+        ' words among the 300 newest documents that share its team or a factor. "This factor has'
+        ' happened before" (`factor_history()`) counts and ranks, with window functions, every earlier'
         " document that shares one of its factors: about 90,000 link rows for a document with five"
         " common factors at 100k. Runs before session 3 sorted whole documents there (an on-disk sort)"
         " and checked the `or` query on every document; both now work on ids."
@@ -564,6 +591,10 @@ KNOWN_CAUSES: dict[str, str] = {
         " search text built in memory) and the front matter is read with libyaml's safe loader (the"
         " pure-Python loader was ~40% of the import's time); what remains per document is Python:"
         " Markdown parsing, model validation and building model instances (see the cProfile line)."
+        " User names and services are looked up together before the batches (one `IN` query per 500"
+        " names; before session 6, one query per name). 2,000 documents/s would leave 0.5 ms per"
+        " document for all of that on two cores; it would take importing without validation or"
+        " history, which the import path does not do."
         " `COPY` runs outside Django's statement hooks, so on PostgreSQL the statements per document"
         " do not count it."
     ),
@@ -585,11 +616,11 @@ KNOWN_CAUSES: dict[str, str] = {
         " (middleware, django-filter, DRF serialisation). Phrases of common words cost the most:"
         " PostgreSQL estimates a phrase as common as its words together, walks the `started_at` index"
         " and re-checks the positions of each row it passes (one `tsvector` read per row: about 30,000"
-        " rows to find 500 matches of \"power outage\" at 100k). Tried and not adopted: a RUM index"
+        ' rows to find 500 matches of "power outage" at 100k). Tried and not adopted: a RUM index'
         " (`postgresql-15-rum`, ranks inside the index): p50 30-38 ms but p95 138 ms, no better at the"
         " tail; an index of adjacent word pairs (a stored `tsvector` of bigrams with its own GIN"
-        " index, session 4): \"power outage\" went from 305 to 20-25 ms, but the planner multiplied the"
-        " phrase and pair estimates and picked the bitmap path for common phrases (\"data center\" 28 ms"
+        ' index, session 4): "power outage" went from 305 to 20-25 ms, but the planner multiplied the'
+        ' phrase and pair estimates and picked the bitmap path for common phrases ("data center" 28 ms'
         " to 62-210 ms), and adding the column and its index to the 100k corpus took 116 s (~1.2 ms a"
         " document, a cost every import would pay); lz4 instead of pglz"
         " for the `tsvector` changed nothing measurable (the time is in reading the row, not"
