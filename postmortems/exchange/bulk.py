@@ -134,19 +134,12 @@ class BulkCreator:
 
     def _find_service(self, ref: str) -> Service | None:
         if ref not in self.services:
-            self.services[ref] = (
-                Service.objects.filter(slug=ref).first()
-                or Service.objects.filter(slug=self.slug_for(ref, 80)).first()
-            )
+            self.preload_services([ref])
         return self.services[ref]
 
     def _find_user(self, name: str) -> int | None:
         if name not in self.users:
-            self.users[name] = (
-                self.user_model.objects.filter(**{self.user_model.USERNAME_FIELD: name})
-                .values_list("pk", flat=True)
-                .first()
-            )
+            self.preload_users([name])
         return self.users[name]
 
     def preload_users(self, names: Iterable[str], chunk: int = 500) -> None:
@@ -157,8 +150,8 @@ class BulkCreator:
                 repeats are fine.
             chunk: names per ``IN (…)`` query.
 
-        A name that is not there is remembered as missing (None), as ``_find_user``
-        does; ``forget_missing`` drops those after the per-record path runs.
+        A name that is not there is remembered as missing (None); ``forget_missing``
+        drops those after the per-record path runs.
         """
         field = self.user_model.USERNAME_FIELD
         todo = [name for name in dict.fromkeys(names) if name not in self.users]
@@ -168,8 +161,9 @@ class BulkCreator:
             self.users.update({name: found.get(name) for name in part})
 
     def preload_services(self, refs: Iterable[str], chunk: int = 500) -> None:
-        """Look service references up ``chunk`` at a time, with ``_find_service``'s rule
-        (the reference as a slug, else its slug); missing ones are remembered as None."""
+        """Look service references up ``chunk`` at a time: a reference names the service
+        whose slug it is, else the one whose slug is ``slug_for(reference)``; missing
+        ones are remembered as None (``forget_missing`` drops those)."""
         todo = [ref for ref in dict.fromkeys(refs) if ref not in self.services]
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
