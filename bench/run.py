@@ -134,7 +134,9 @@ def main() -> int:
     started = time.time()
     results: dict = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": "make bench  (BENCH_SIZES=" + ",".join(map(str, sizes)) + ")",
+        "command": "make bench  (BENCH_SIZES="
+        + ",".join(map(str, sizes))
+        + f", BENCH_SQLITE_MAX={sqlite_max})",
         "machine": machine(pg_url),
         "config": {
             "sizes": sizes,
