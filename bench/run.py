@@ -17,7 +17,8 @@ Each engine × size runs in its own process (``bench.suite``); the load test
 runs at the largest size of each engine, and the import path is profiled
 (cProfile) at the smallest. Writes ``bench/results.json`` and
 ``docs/benchmarks.md`` — never edit those by hand — and exits non-zero when a
-part failed (the parts that ran are still reported).
+part failed (the parts that ran are still reported; when none finished, the
+previous files are left as they were).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -118,15 +120,44 @@ def report_only() -> int:
     return 0
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def settings(environ: Mapping[str, str] = os.environ) -> tuple[list[int], list[str], int]:
+    """``(sizes, engines, sqlite_max)`` from ``BENCH_SIZES``, ``BENCH_ENGINES`` and ``BENCH_SQLITE_MAX``.
+
+    Checked before anything runs, so a mistyped setting cannot replace the last
+    results with an empty run.
+
+    Raises:
+        SystemExit: with a message naming the setting, for a size that is not a
+            positive whole number, an unknown engine, or no size or engine at all.
+    """
+    raw_sizes = [s.strip() for s in environ.get("BENCH_SIZES", "1000,10000,100000").split(",") if s.strip()]
+    if not raw_sizes or not all(s.isdigit() and int(s) > 0 for s in raw_sizes):
+        raise SystemExit(
+            f"BENCH_SIZES={environ.get('BENCH_SIZES')!r}: give positive whole numbers separated by commas, "
+            "e.g. 1000,10000"
+        )
+    sizes = [int(s) for s in raw_sizes]
+    engines = [e.strip() for e in environ.get("BENCH_ENGINES", ",".join(ENGINES)).split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if not engines or unknown:
+        raise SystemExit(
+            f"BENCH_ENGINES={environ.get('BENCH_ENGINES')!r}: choose from {', '.join(ENGINES)} "
+            f"(unknown: {', '.join(unknown) or 'none given'})"
+        )
+    raw_max = (environ.get("BENCH_SQLITE_MAX") or "").strip()
+    if raw_max and not raw_max.isdigit():
+        raise SystemExit(f"BENCH_SQLITE_MAX={raw_max!r}: give a whole number of documents, e.g. 10000")
+    return sizes, engines, int(raw_max) if raw_max else max(sizes)
+
+
 def main() -> int:
     if "--report-only" in sys.argv[1:]:
         return report_only()
-    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000,100000").split(",") if s.strip()]
-    engines = [
-        e.strip() for e in os.environ.get("BENCH_ENGINES", "sqlite,postgresql").split(",") if e.strip()
-    ]
+    sizes, engines, sqlite_max = settings()
     pg_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    sqlite_max = int(os.environ.get("BENCH_SQLITE_MAX") or max(sizes))
     notes: list[str] = []
     if "postgresql" in engines and not _pg_ready():
         engines.remove("postgresql")
@@ -182,6 +213,13 @@ def main() -> int:
                 results["failures"].append({"engine": engine, "size": size, "exit_status": status})
                 print(f"!! {engine} {size} failed with exit status {status}", flush=True)
     results["wall_seconds"] = round(time.time() - started, 1)
+    if not results["runs"]:
+        print(
+            f"No part finished ({len(results['failures'])} failed): "
+            f"{RESULTS.relative_to(ROOT)} and {REPORT.relative_to(ROOT)} are left as they were.",
+            flush=True,
+        )
+        return 1
     if os.environ.get("BENCH_MERGE") == "1" and RESULTS.exists():
         # Re-running some parts: keep the other parts of the previous run, and say so.
         previous = json.loads(RESULTS.read_text(encoding="utf-8"))

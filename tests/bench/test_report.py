@@ -54,3 +54,57 @@ def test_the_icontains_finding_appears_only_when_icontains_beats_the_api(results
         assert f"{rarest['api']:,.1f} ms" in line
     else:
         assert line is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"BENCH_SIZES": "abc"}, "BENCH_SIZES"),
+        ({"BENCH_SIZES": "1000,-5"}, "BENCH_SIZES"),
+        ({"BENCH_SIZES": " , "}, "BENCH_SIZES"),
+        ({"BENCH_ENGINES": "mysql"}, "BENCH_ENGINES"),
+        ({"BENCH_ENGINES": ","}, "BENCH_ENGINES"),
+        ({"BENCH_SQLITE_MAX": "lots"}, "BENCH_SQLITE_MAX"),
+    ],
+)
+def test_bad_settings_stop_the_run_before_anything_is_written(environ, named, monkeypatch):
+    from bench import run
+
+    before = RESULTS.read_bytes()
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        run.main()
+    assert named in str(stopped.value)
+    assert RESULTS.read_bytes() == before
+
+
+def test_settings_read_the_defaults_and_the_given_values():
+    from bench.run import settings
+
+    assert settings({}) == ([1000, 10000, 100000], ["sqlite", "postgresql"], 100000)
+    assert settings({"BENCH_SIZES": "1000, 2000", "BENCH_ENGINES": "sqlite", "BENCH_SQLITE_MAX": "1000"}) == (
+        [1000, 2000],
+        ["sqlite"],
+        1000,
+    )
+
+
+def test_a_run_in_which_no_part_finishes_keeps_the_previous_results(monkeypatch):
+    import subprocess
+
+    from bench import run
+
+    before = RESULTS.read_bytes(), run.REPORT.read_bytes()
+    monkeypatch.setenv("BENCH_ENGINES", "sqlite")
+    monkeypatch.setenv("BENCH_SIZES", "1000")
+    real_run = subprocess.run
+
+    def part_fails(command, *args, **kwargs):
+        if "bench.suite" in command:
+            return subprocess.CompletedProcess(command, 3)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(run.subprocess, "run", part_fails)
+    assert run.main() == 1
+    assert (RESULTS.read_bytes(), run.REPORT.read_bytes()) == before
