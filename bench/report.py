@@ -177,14 +177,16 @@ def render_markdown(results: dict) -> str:
         "0–2 declined changes, 0–2 fix pull requests, 1–2 services, 1–2 authors and its factors."
     )
     add(
-        "* **Loading.** Corpora up to `BENCH_IMPORT_MAX` documents (default 10,000) go through the import "
+        "* **Loading.** Corpora up to `BENCH_IMPORT_MAX` documents (default 100,000: every size the "
+        "issue names) go through the import "
         "path (`import_paths`, i.e. `manage.py import_postmortems DIR --create-users`, on Markdown "
         "one-pagers; new documents take its bulk path, `postmortems/exchange/bulk.py`): that is the import "
         "rate, parsing included. Bigger corpora are written by the **bulk loader** (`bench/loader.py`: "
         "`bulk_create` of the same rows and the same search text, 1,000 documents a transaction, the FTS5 "
         "triggers and the tsvector/GIN index maintained as rows arrive), which is *not* the import path and "
-        "is labelled as such; on top of each bulk-loaded corpus a sample is imported through the import "
-        "path to show its rate at that size. `ANALYZE` runs after loading on PostgreSQL (autovacuum would)."
+        "is labelled as such in the table below; on top of each bulk-loaded corpus a sample is imported "
+        "through the import path to show its rate at that size. `ANALYZE` runs after loading on "
+        "PostgreSQL (autovacuum would)."
     )
     add(
         "* **Search.** 50 fixed queries (`bench/queries.py`): common and rare words, internal codenames, "
@@ -291,7 +293,7 @@ def _loading(add, results: dict) -> None:
         add(
             f"| {run['engine']} | {run['size']:,} | {how} | {load['documents']:,} | "
             f"{_fmt(load['seconds'])} | "
-            f"{_fmt(load['documents_per_second'])} | {_fmt(load['statements_per_document'])} |"
+            f"{_fmt(load['documents_per_second'])} | {_fmt(load['statements_per_document'], 3)} |"
         )
         sample = run.get("import_sample")
         if sample:
@@ -300,7 +302,7 @@ def _loading(add, results: dict) -> None:
                 f"| {run['engine']} | {run['size']:,} + {sample['documents']} | {how} | "
                 f"{sample['documents']} | "
                 f"{_fmt(sample['seconds'])} | {_fmt(sample['documents_per_second'])} | "
-                f"{_fmt(sample['statements_per_document'])} |"
+                f"{_fmt(sample['statements_per_document'], 3)} |"
             )
     add("")
 
@@ -473,7 +475,7 @@ def _findings(add, results: dict) -> None:
             load = run["load"]
             lines.append(
                 f"{engine}: the import path stores {_fmt(load['documents_per_second'])} post-mortems/s with "
-                f"{_fmt(load['statements_per_document'])} SQL statements per document."
+                f"{_fmt(load['statements_per_document'], 3)} SQL statements per document."
                 + KNOWN_CAUSES.get("import", "")
             )
         sample = run.get("import_sample") if run else None
