@@ -16,7 +16,10 @@ How each method answers a query (``terms`` as parsed by ``postmortems.search``):
   SQLite ``… WHERE postmortems_search MATCH ? ORDER BY bm25(…) LIMIT 20``,
   PostgreSQL ``… WHERE id IN (the newest RANK_CANDIDATES ids WHERE search_vector
   @@ websearch_to_tsquery(…)) ORDER BY ts_rank_cd(…) DESC LIMIT 20`` — the
-  statements ``postmortems/search.py`` wraps (same ranking semantics).
+  statements ``postmortems/search.py`` wraps (same ranking semantics), with the
+  newest candidates found the way it finds them (a walk of ``started_at``, or
+  every match sorted, as ``search._collect_every_match`` decides; that estimate's
+  round trip is timed as part of the floor).
 * **icontains** — what a first version of a search box does: every term must
   appear (case-insensitive substring) in the title, a section or the search
   text; newest 20 first; no ranking, no stemming, no count.
@@ -37,7 +40,15 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Q
 
-from postmortems.search import FTS_TABLE, RANK_CANDIDATES, TABLE, _parse_websearch, _Term, to_fts5_query
+from postmortems.search import (
+    FTS_TABLE,
+    RANK_CANDIDATES,
+    TABLE,
+    _collect_every_match,
+    _parse_websearch,
+    _Term,
+    to_fts5_query,
+)
 
 PAGE = 20
 RARE_CODENAMES = ("quillfeather", "brambleton", "marrowgate", "tindervale")
@@ -120,6 +131,16 @@ _PG_TOP = (
     "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
     "started_at DESC, id DESC LIMIT %s"
 )
+# The same newest candidates, found the other way search.py uses: every match, then
+# sorted (chosen by search._collect_every_match, whose estimate is part of the floor).
+_PG_TOP_COLLECTED = (
+    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
+    f'WITH matched AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" '
+    "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s)) "
+    "SELECT id FROM matched ORDER BY started_at DESC, id DESC LIMIT %s) "
+    "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
+    "started_at DESC, id DESC LIMIT %s"
+)
 _SQLITE_TOP = (
     f'SELECT p.id FROM {FTS_TABLE} JOIN "{TABLE}" p ON p.id = {FTS_TABLE}.rowid '  # noqa: S608
     f"WHERE {FTS_TABLE} MATCH %s "
@@ -131,7 +152,8 @@ def raw_sql_top(query: str, limit: int = PAGE) -> list[int]:
     """Ids of the best ``limit`` matches, ranked as the API ranks them, in one SQL statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_PG_TOP, [query, RANK_CANDIDATES, query, limit])
+            statement = _PG_TOP_COLLECTED if _collect_every_match(query) else _PG_TOP
+            cursor.execute(statement, [query, RANK_CANDIDATES, query, limit])
         else:
             expression = to_fts5_query(query)
             if not expression:

@@ -19,6 +19,7 @@ Callers use ``search_postmortems`` (filter + rank) and ``attach_snippets``
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -283,9 +284,22 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
     # Unqualified: Django's compiler names the table without an alias here.
     matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
-    candidates = queryset.filter(matches).order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
+    found = queryset.filter(matches)
     try:
-        sql, params = candidates.query.sql_with_params()
+        if _collect_every_match(query):
+            # Every match, then the newest RANK_CANDIDATES of them. MATERIALIZED keeps
+            # PostgreSQL from turning this back into the started_at walk.
+            sql, params = found.order_by().values("pk", "started_at").query.sql_with_params()
+            newest = (
+                f'WITH matched AS MATERIALIZED ({sql}) SELECT matched."pk" FROM matched '
+                f'ORDER BY matched."started_at" DESC, matched."pk" DESC LIMIT {int(RANK_CANDIDATES)}'
+            )
+        else:
+            candidates = found.order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
+            sql, params = candidates.query.sql_with_params()
+            # The wrapper keeps one column when the caller's queryset is DISTINCT
+            # (Django then selects the ordering column too).
+            newest = f'SELECT candidates."pk" FROM ({sql}) AS candidates'
     except EmptyResultSet:  # the caller's queryset matches nothing (e.g. pk__in=[])
         return _no_matches(queryset)
     with connection.cursor() as cursor:
@@ -293,9 +307,7 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
         # candidates is what keeps a common word's search bounded at 100k documents.
         cursor.execute(
             f'SELECT id, ts_rank_cd(search_vector, {tsquery}) AS rank FROM "{TABLE}" '  # noqa: S608 - constant names
-            # The wrapper keeps one column when the caller's queryset is DISTINCT
-            # (Django then selects the ordering column too).
-            f'WHERE id = ANY(ARRAY(SELECT candidates."pk" FROM ({sql}) AS candidates)) '
+            f"WHERE id = ANY(ARRAY({newest})) "
             "ORDER BY rank DESC, started_at DESC, id DESC",
             [query, *params],
         )
@@ -314,6 +326,61 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     ranked.__class__ = _ranked_class(type(ranked))
     ranked._ranked = (ids, _shape(ranked))
     return ranked
+
+
+# Above this many estimated matches a query walks the started_at index (see
+# _collect_every_match): the square root of COLLECT_EVERY_MATCH_FACTOR * documents.
+COLLECT_EVERY_MATCH_FACTOR = 1000
+
+
+def _collect_every_match(query: str) -> bool:
+    """Whether to collect every match and sort it, rather than walk ``started_at``.
+
+    PostgreSQL finds "the newest ``RANK_CANDIDATES`` matches" one of two ways:
+    walk the ``started_at`` index newest first and test each row's tsvector
+    (about ``RANK_CANDIDATES * documents / matches`` rows, each read out of
+    TOAST, ~13 µs), or take every match from the GIN index and sort them
+    (``matches`` heap rows, ~4 µs each, no tsvector read when no phrase is
+    involved). The planner costs the tsvector read like any operator, so it
+    walks even when a few thousand matches would be cheaper to collect: at
+    100k documents "traffic spike" (~7,000 matches) took 61 ms by the walk and
+    23 ms collected, "dns resolution" 60 and 24 (docs/benchmarks.md). The two
+    costs cross near ``sqrt(COLLECT_EVERY_MATCH_FACTOR * documents)`` matches
+    (10,000 at 100k documents, measured there); the number of matches is the
+    planner's own estimate (``EXPLAIN``, from ``ANALYZE``'s lexeme statistics),
+    one planning round trip of ~0.6 ms.
+
+    Phrases (``"packet loss"``, ``leap-second``) always walk: their GIN matches
+    are only the documents holding both words, each of which must then be
+    re-read for word positions, so collecting them costs far more (165 ms
+    against 31 ms for "packet loss" at 100k). They are still estimated, so that a
+    search makes the same number of queries whatever its text.
+
+    Args:
+        query: websearch syntax, as given to ``search_postmortems``.
+
+    Returns:
+        True to collect every match; False to let the planner walk (its own
+        choice, which also covers rare terms well).
+    """
+    with connection.cursor() as cursor:
+        # One statement, two estimates: the matches and the table's rows.
+        cursor.execute(
+            f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "{TABLE}" '  # noqa: S608 - constant names
+            "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s) "
+            f'UNION ALL SELECT 1 FROM "{TABLE}"',
+            [query],
+        )
+        plan = cursor.fetchone()[0]
+    if any(isinstance(part, _Term) and len(part.words) > 1 for part in _parse_websearch(query)):
+        return False  # asked anyway: a search makes the same number of queries whatever its text
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    branches = plan[0]["Plan"].get("Plans", [])
+    if len(branches) != 2:
+        return False
+    matches, documents = (branch["Plan Rows"] for branch in branches)
+    return matches * matches <= COLLECT_EVERY_MATCH_FACTOR * documents
 
 
 def _with_ids(queryset: QuerySet, ids: list[int]) -> QuerySet:

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from postmortems.models import PostMortem
 from postmortems.search import attach_snippets, search_postmortems, snippet_html, to_fts5_query
@@ -347,3 +348,49 @@ def test_an_unsupported_database_gets_a_clear_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="use PostgreSQL or SQLite"):
         install_search_index(editor)
     assert executed == []
+
+
+# --- PostgreSQL: two ways to find the newest candidates, one answer ------------------------
+
+
+@needs_postgresql
+@pytest.mark.parametrize("collect", [True, False])
+def test_both_ways_of_finding_the_newest_candidates_rank_the_same(kangaroos, monkeypatch, collect):
+    from postmortems import search
+
+    expected = [pm.pk for pm in sorted(kangaroos, key=lambda pm: pm.started_at, reverse=True)[:3]]
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 3)
+    monkeypatch.setattr(search, "_collect_every_match", lambda query: collect)
+    PostMortemFactory(title="A wallaby, not a match")
+
+    ranked = search_postmortems(PostMortem.objects.all(), "kangaroo outage")
+    # Only the newest three matches are ranked; the one with the most "kangaroo" wins.
+    assert sorted(pm.pk for pm in ranked) == sorted(expected)
+    assert [pm.pk for pm in ranked][0] == kangaroos[-1].pk
+    assert ranked.count() == 3
+
+    # A DISTINCT queryset (as a service filter makes) goes through either way too.
+    distinct = search_postmortems(PostMortem.objects.distinct(), "kangaroo")
+    assert [pm.pk for pm in distinct] == [pm.pk for pm in ranked]
+
+
+@needs_postgresql
+def test_a_phrase_always_walks_and_a_word_follows_the_estimate(kangaroos, monkeypatch):
+    from postmortems import search
+
+    # Phrases (quoted, or a hyphenated word) always walk; the estimate is asked for
+    # anyway, so the number of queries does not depend on the text.
+    monkeypatch.setattr(search, "COLLECT_EVERY_MATCH_FACTOR", 10**9)
+    with CaptureQueriesContext(connection) as queries:
+        assert search._collect_every_match('"kangaroo outage"') is False
+        assert search._collect_every_match("kangaroo-outage") is False
+    assert len(queries) == 2
+
+    # Words: the planner's estimate of the matches against the square root of
+    # factor x documents (one EXPLAIN, read back from its JSON).
+    with CaptureQueriesContext(connection) as queries:
+        assert search._collect_every_match("kangaroo") is True
+        assert search._collect_every_match("kangaroo outage") is True
+    assert len(queries) == 2 and queries[0]["sql"].startswith("EXPLAIN")
+    monkeypatch.setattr(search, "COLLECT_EVERY_MATCH_FACTOR", 0)
+    assert search._collect_every_match("kangaroo") is False
