@@ -549,7 +549,7 @@ def _findings(add, results: dict) -> None:
             "The search ranks only the newest `RANK_CANDIDATES` matches (`postmortems/search.py`), so a "
             "common word costs a bounded walk of the `started_at` index plus `ts_rank_cd` over the "
             "candidates, each of which reads (detoasts) the document's `tsvector`; what is left is that "
-            "read, on a shared machine."
+            "read (and, for a phrase of common words, one read per document holding both words)."
         )
     if not lines:
         return
@@ -611,7 +611,12 @@ KNOWN_CAUSES: dict[str, str] = {
         " The API runs the ranking statement once (at most `RANK_CANDIDATES` candidates, ranked;"
         " `postmortems/search.py` `_rank_on_postgresql`); the count is the number of ranked ids and the"
         " page fetches only its own ids (session 4: before, the count re-read every candidate and the page"
-        " sorted all of them, ~16 ms of SQL at 100k). To the floor it adds that page fetch with the"
+        " sorted all of them, ~16 ms of SQL at 100k). The candidates are found by a walk of the"
+        " `started_at` index or, when the planner estimates at most sqrt(1000 x documents) matches and"
+        " the query holds no phrase, by collecting every match from the GIN index and sorting it"
+        " (`_collect_every_match`, session 7: the planner walked there and read a `tsvector` per row"
+        ' passed; "traffic spike" at 100k went from 61 to 23 ms, "dns resolution" from 60 to 24);'
+        " the raw-SQL floor makes the same choice. To the floor it adds that page fetch with the"
         " correlated action-item counts (`postmortems/selectors.py` `postmortem_list(with_counts=True)`),"
         " the visibility filter (`postmortems/access.py`), the service and factor prefetches,"
         " `ts_headline` snippets for the page (`snippets_for`: PostgreSQL's parser takes ~0.35 ms per"

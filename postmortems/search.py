@@ -272,8 +272,9 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     """PostgreSQL's half of ``search_postmortems``: rank once, then page by primary key.
 
     One statement finds the candidates (the newest ``RANK_CANDIDATES`` matches
-    the caller's queryset allows: from the GIN index for a rare term, from a walk
-    of the ``started_at`` index for a common one) and ranks them with
+    the caller's queryset allows: every match collected from the GIN index and
+    sorted, or a walk of the ``started_at`` index for a common term, as
+    ``_collect_every_match`` decides) and ranks them with
     ``ts_rank_cd``; its ids come back in rank order. The queryset returned is
     filtered to those ids and ordered by their position, so counting it and
     fetching a page are primary-key look-ups instead of two more runs of the
