@@ -330,7 +330,8 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
 
 
 # Above this many estimated matches a query walks the started_at index (see
-# _collect_every_match): the square root of COLLECT_EVERY_MATCH_FACTOR * documents.
+# _collect_every_match): the square root of COLLECT_EVERY_MATCH_FACTOR * documents,
+# and never more than a tenth of the documents.
 COLLECT_EVERY_MATCH_FACTOR = 1000
 
 
@@ -347,7 +348,9 @@ def _collect_every_match(query: str) -> bool:
     100k documents "traffic spike" (~7,000 matches) took 61 ms by the walk and
     23 ms collected, "dns resolution" 60 and 24 (docs/benchmarks.md). The two
     costs cross near ``sqrt(COLLECT_EVERY_MATCH_FACTOR * documents)`` matches
-    (10,000 at 100k documents, measured there); the number of matches is the
+    (10,000 at 100k documents, measured there), and collecting is only chosen
+    for at most a tenth of the documents (beyond that the planner collects
+    with a sequential scan, one tsvector read per document); the number of matches is the
     planner's own estimate (``EXPLAIN``, from ``ANALYZE``'s lexeme statistics),
     one planning round trip of ~0.6 ms.
 
@@ -381,7 +384,9 @@ def _collect_every_match(query: str) -> bool:
     if len(branches) != 2:
         return False
     matches, documents = (branch["Plan Rows"] for branch in branches)
-    return matches * matches <= COLLECT_EVERY_MATCH_FACTOR * documents
+    # Past a tenth of the table PostgreSQL collects with a sequential scan, which
+    # reads every tsvector (at 10k documents "failover" went from 15 to 43 ms).
+    return matches * matches <= COLLECT_EVERY_MATCH_FACTOR * documents and matches <= documents / 10
 
 
 def _with_ids(queryset: QuerySet, ids: list[int]) -> QuerySet:
