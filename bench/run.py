@@ -167,7 +167,7 @@ def main() -> int:
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "make bench  (BENCH_SIZES="
         + ",".join(map(str, sizes))
-        + f", BENCH_SQLITE_MAX={sqlite_max})",
+        + f", BENCH_ENGINES={','.join(engines)}, BENCH_SQLITE_MAX={sqlite_max})",
         "machine": machine(pg_url),
         "config": {
             "sizes": sizes,
@@ -226,6 +226,7 @@ def main() -> int:
         fresh = {(r["engine"], r["size"]) for r in results["runs"]}
         kept = [r for r in previous.get("runs", []) if (r["engine"], r["size"]) not in fresh]
         if kept:
+            results["command"] = f"{previous.get('command')}; then {results['command']} with BENCH_MERGE=1"
             results["runs"] = kept + results["runs"]
             results["notes"] = previous.get("notes", []) + results["notes"]
             results["wall_seconds"] += previous.get("wall_seconds", 0)
