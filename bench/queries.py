@@ -122,24 +122,22 @@ def terms_of(query: str) -> list[_Term]:
 
 
 # Table names are module constants; the user's text is always a query parameter.
-_PG_TOP = (
-    # As postmortems.search ranks on PostgreSQL: the newest RANK_CANDIDATES matches, ranked.
-    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
-    f'SELECT id FROM "{TABLE}" '
-    "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s) "
-    "ORDER BY started_at DESC, id DESC LIMIT %s) "
+_PG_MATCH = "search_vector @@ websearch_to_tsquery('english'::regconfig, %s)"
+_PG_RANKED = (
     "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
     "started_at DESC, id DESC LIMIT %s"
 )
-# The same newest candidates, found the other way search.py uses: every match, then
-# sorted (chosen by search._collect_every_match, whose estimate is part of the floor).
+# As postmortems.search ranks on PostgreSQL: the newest RANK_CANDIDATES matches, ranked;
+# the candidates by a walk of started_at, or (COLLECTED) every match, then sorted, as
+# search._collect_every_match chooses (its estimate is part of the floor).
+_PG_TOP = (
+    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
+    f'SELECT id FROM "{TABLE}" WHERE {_PG_MATCH} ORDER BY started_at DESC, id DESC LIMIT %s) {_PG_RANKED}'
+)
 _PG_TOP_COLLECTED = (
     f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
-    f'WITH matched AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" '
-    "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s)) "
-    "SELECT id FROM matched ORDER BY started_at DESC, id DESC LIMIT %s) "
-    "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
-    "started_at DESC, id DESC LIMIT %s"
+    f'WITH matched AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" WHERE {_PG_MATCH}) '
+    f"SELECT id FROM matched ORDER BY started_at DESC, id DESC LIMIT %s) {_PG_RANKED}"
 )
 _SQLITE_TOP = (
     f'SELECT p.id FROM {FTS_TABLE} JOIN "{TABLE}" p ON p.id = {FTS_TABLE}.rowid '  # noqa: S608
