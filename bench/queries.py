@@ -17,9 +17,10 @@ How each method answers a query (``terms`` as parsed by ``postmortems.search``):
   PostgreSQL ``… WHERE id IN (the newest RANK_CANDIDATES ids WHERE search_vector
   @@ websearch_to_tsquery(…)) ORDER BY ts_rank_cd(…) DESC LIMIT 20`` — the
   statements ``postmortems/search.py`` wraps (same ranking semantics), with the
-  newest candidates found the way it finds them (a walk of ``started_at``, or
-  every match sorted, as ``search._collect_every_match`` decides; that estimate's
-  round trip is timed as part of the floor).
+  newest candidates found the way it finds them (a walk of ``started_at``, every
+  match sorted, or a phrase's words collected and the phrase checked newest
+  first, as ``search._candidate_plan`` decides; that estimate's round trip is
+  timed as part of the floor).
 * **icontains** — what a first version of a search box does: every term must
   appear (case-insensitive substring) in the title, a section or the search
   text; newest 20 first; no ranking, no stemming, no count.
@@ -41,10 +42,14 @@ from django.db import connection
 from django.db.models import Q
 
 from postmortems.search import (
+    _PG_WORDS_TSQUERY,
+    COLLECT,
     FTS_TABLE,
+    PREFILTER,
     RANK_CANDIDATES,
     TABLE,
-    _collect_every_match,
+    WALK,
+    _candidate_plan,
     _parse_websearch,
     _Term,
     to_fts5_query,
@@ -128,17 +133,29 @@ _PG_RANKED = (
     "started_at DESC, id DESC LIMIT %s"
 )
 # As postmortems.search ranks on PostgreSQL: the newest RANK_CANDIDATES matches, ranked;
-# the candidates by a walk of started_at, or (COLLECTED) every match, then sorted, as
-# search._collect_every_match chooses (its estimate is part of the floor).
-_PG_TOP = (
-    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
-    f'SELECT id FROM "{TABLE}" WHERE {_PG_MATCH} ORDER BY started_at DESC, id DESC LIMIT %s) {_PG_RANKED}'
-)
-_PG_TOP_COLLECTED = (
-    f'SELECT id FROM "{TABLE}" WHERE id IN ('  # noqa: S608
-    f'WITH matched AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" WHERE {_PG_MATCH}) '
-    f"SELECT id FROM matched ORDER BY started_at DESC, id DESC LIMIT %s) {_PG_RANKED}"
-)
+# the candidates by a walk of started_at, by collecting every match and sorting it, or
+# (a phrase) by collecting its words' matches and checking the phrase newest first, as
+# search._candidate_plan chooses (its estimate is part of the floor). Parameters: the
+# candidate statement's, then the query and the page size of _PG_RANKED.
+_PG_CANDIDATES = {
+    WALK: (
+        f'SELECT id FROM "{TABLE}" WHERE {_PG_MATCH} ORDER BY started_at DESC, id DESC LIMIT %s',  # noqa: S608
+        1,
+    ),
+    COLLECT: (
+        f'WITH matched AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" WHERE {_PG_MATCH}) '  # noqa: S608
+        "SELECT id FROM matched ORDER BY started_at DESC, id DESC LIMIT %s",
+        1,
+    ),
+    PREFILTER: (
+        f'WITH worded AS MATERIALIZED (SELECT id, started_at FROM "{TABLE}" '  # noqa: S608
+        f"WHERE search_vector @@ {_PG_WORDS_TSQUERY}) "
+        "SELECT s.id FROM (SELECT id, started_at FROM worded ORDER BY started_at DESC, id DESC OFFSET 0) s "
+        f'CROSS JOIN LATERAL (SELECT 1 FROM "{TABLE}" p WHERE p.id = s.id AND p.{_PG_MATCH} OFFSET 0) c '
+        "ORDER BY s.started_at DESC, s.id DESC LIMIT %s",
+        4,
+    ),
+}
 _SQLITE_TOP = (
     f'SELECT p.id FROM {FTS_TABLE} JOIN "{TABLE}" p ON p.id = {FTS_TABLE}.rowid '  # noqa: S608
     f"WHERE {FTS_TABLE} MATCH %s "
@@ -150,8 +167,11 @@ def raw_sql_top(query: str, limit: int = PAGE) -> list[int]:
     """Ids of the best ``limit`` matches, ranked as the API ranks them, in one SQL statement."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            statement = _PG_TOP_COLLECTED if _collect_every_match(query) else _PG_TOP
-            cursor.execute(statement, [query, RANK_CANDIDATES, query, limit])
+            candidates, queries = _PG_CANDIDATES[_candidate_plan(query)]
+            cursor.execute(
+                f'SELECT id FROM "{TABLE}" WHERE id IN ({candidates}) {_PG_RANKED}',  # noqa: S608
+                [*[query] * queries, RANK_CANDIDATES, query, limit],
+            )
         else:
             expression = to_fts5_query(query)
             if not expression:

@@ -272,28 +272,44 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     """PostgreSQL's half of ``search_postmortems``: rank once, then page by primary key.
 
     One statement finds the candidates (the newest ``RANK_CANDIDATES`` matches
-    the caller's queryset allows: every match collected from the GIN index and
-    sorted, or a walk of the ``started_at`` index for a common term, as
-    ``_collect_every_match`` decides) and ranks them with
-    ``ts_rank_cd``; its ids come back in rank order. The queryset returned is
-    filtered to those ids and ordered by their position, so counting it and
-    fetching a page are primary-key look-ups instead of two more runs of the
-    candidate search (they were: ~3x the raw statement at 100k documents,
-    docs/benchmarks.md). The statement runs when this function is called: apply
-    every other filter first (``filters.PostMortemFilter`` applies ``q`` last).
+    the caller's queryset allows, by one of the three ways ``_candidate_plan``
+    chooses) and ranks them with ``ts_rank_cd``; its ids come back in rank
+    order. The queryset returned is filtered to those ids and ordered by their
+    position, so counting it and fetching a page are primary-key look-ups instead
+    of two more runs of the candidate search (they were: ~3x the raw statement at
+    100k documents, docs/benchmarks.md). The statement runs when this function is
+    called: apply every other filter first (``filters.PostMortemFilter`` applies
+    ``q`` last).
     """
-    tsquery = "websearch_to_tsquery('english'::regconfig, %s)"
     # Unqualified: Django's compiler names the table without an alias here.
-    matches = RawSQL(f"search_vector @@ {tsquery}", [query], BooleanField())
-    found = queryset.filter(matches)
+    found = queryset.filter(RawSQL(f"search_vector @@ {_PG_TSQUERY}", [query], BooleanField()))
     try:
-        if _collect_every_match(query):
+        plan = _candidate_plan(query)
+        if plan == COLLECT:
             # Every match, then the newest RANK_CANDIDATES of them. MATERIALIZED keeps
             # PostgreSQL from turning this back into the started_at walk.
             sql, params = found.order_by().values("pk", "started_at").query.sql_with_params()
             newest = (
                 f'WITH matched AS MATERIALIZED ({sql}) SELECT matched."pk" FROM matched '
                 f'ORDER BY matched."started_at" DESC, matched."pk" DESC LIMIT {int(RANK_CANDIDATES)}'
+            )
+        elif plan == PREFILTER:
+            # Every document holding the phrase's words (GIN, no position check),
+            # newest first; then the phrase is checked one document at a time in
+            # that order until RANK_CANDIDATES pass. The OFFSET 0 fences keep the
+            # order: without them PostgreSQL merges or hashes the two and checks all.
+            words = queryset.filter(
+                RawSQL(f"search_vector @@ {_PG_WORDS_TSQUERY}", [query] * 3, BooleanField())
+            )
+            sql, params = words.order_by().values("pk", "started_at").query.sql_with_params()
+            params = (*params, query)
+            newest = (
+                f'WITH worded AS MATERIALIZED ({sql}) SELECT s."pk" FROM ('
+                'SELECT worded."pk", worded."started_at" FROM worded '
+                'ORDER BY worded."started_at" DESC, worded."pk" DESC OFFSET 0) AS s '
+                f'CROSS JOIN LATERAL (SELECT 1 FROM "{TABLE}" AS phrased WHERE phrased.id = s."pk" '
+                f"AND phrased.search_vector @@ {_PG_TSQUERY} OFFSET 0) AS checked "
+                f'ORDER BY s."started_at" DESC, s."pk" DESC LIMIT {int(RANK_CANDIDATES)}'
             )
         else:
             candidates = found.order_by("-started_at", "-id").values("pk")[:RANK_CANDIDATES]
@@ -307,7 +323,7 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
         # ts_rank_cd reads (detoasts) each candidate's tsvector: bounding the
         # candidates is what keeps a common word's search bounded at 100k documents.
         cursor.execute(
-            f'SELECT id, ts_rank_cd(search_vector, {tsquery}) AS rank FROM "{TABLE}" '  # noqa: S608 - constant names
+            f'SELECT id, ts_rank_cd(search_vector, {_PG_TSQUERY}) AS rank FROM "{TABLE}" '  # noqa: S608 - constant names
             f"WHERE id = ANY(ARRAY({newest})) "
             "ORDER BY rank DESC, started_at DESC, id DESC",
             [query, *params],
@@ -329,64 +345,97 @@ def _rank_on_postgresql(queryset: QuerySet, query: str) -> QuerySet:
     return ranked
 
 
+_PG_TSQUERY = "websearch_to_tsquery('english'::regconfig, %s)"
+# The same query with every phrase operator (<-> and <N>) turned into AND: a
+# superset of its matches (a document holding a phrase holds each of its words)
+# that the GIN index answers without re-reading word positions. Three parameters,
+# the query each time. The rewrite is done on the query's text form only when
+# that text is plain quoted lexemes and operators; anything else (a lexeme with
+# "<", ">" or "!" in it) keeps the query as it is, which is still a superset.
+_PG_WORDS_TSQUERY = (
+    f"(CASE WHEN {_PG_TSQUERY}::text ~ '^(''[^''<>!]*''|[ &|!()]|<(-|[0-9]+)>)*$' "
+    f"THEN regexp_replace({_PG_TSQUERY}::text, '<(-|[0-9]+)>', '&', 'g')::tsquery "
+    f"ELSE {_PG_TSQUERY} END)"
+)
+
+# The three ways _rank_on_postgresql finds the newest RANK_CANDIDATES matches.
+WALK = "walk"
+COLLECT = "collect"
+PREFILTER = "prefilter"
+
 # Above this many estimated matches a query walks the started_at index (see
-# _collect_every_match): the square root of COLLECT_EVERY_MATCH_FACTOR * documents,
+# _candidate_plan): the square root of COLLECT_EVERY_MATCH_FACTOR * documents,
 # and never more than a tenth of the documents.
 COLLECT_EVERY_MATCH_FACTOR = 1000
 
 
-def _collect_every_match(query: str) -> bool:
-    """Whether to collect every match and sort it, rather than walk ``started_at``.
+def _candidate_plan(query: str) -> str:
+    """How to find "the newest ``RANK_CANDIDATES`` matches" of ``query`` on PostgreSQL.
 
-    PostgreSQL finds "the newest ``RANK_CANDIDATES`` matches" one of two ways:
-    walk the ``started_at`` index newest first and test each row's tsvector
-    (about ``RANK_CANDIDATES * documents / matches`` rows, each read out of
-    TOAST, ~13 µs), or take every match from the GIN index and sort them
-    (``matches`` heap rows, ~4 µs each, no tsvector read when no phrase is
-    involved). The planner costs the tsvector read like any operator, so it
-    walks even when a few thousand matches would be cheaper to collect: at
-    100k documents "traffic spike" (~7,000 matches) took 61 ms by the walk and
-    23 ms collected, "dns resolution" 60 and 24 (docs/benchmarks.md). The two
-    costs cross near ``sqrt(COLLECT_EVERY_MATCH_FACTOR * documents)`` matches
-    (10,000 at 100k documents, measured there), and collecting is only chosen
-    for at most a tenth of the documents (beyond that the planner collects
-    with a sequential scan, one tsvector read per document); the number of matches is the
-    planner's own estimate (``EXPLAIN``, from ``ANALYZE``'s lexeme statistics),
-    one planning round trip of ~0.6 ms.
+    * ``WALK``: walk the ``started_at`` index newest first and test each row's
+      tsvector: about ``RANK_CANDIDATES * documents / matches`` rows, each read
+      out of TOAST (~13 µs). The planner's own choice, and the best one for a
+      common term (it stops after a few hundred rows) or a very rare one (the
+      planner then uses the GIN index itself).
+    * ``COLLECT`` (no phrase in the query): take every match from the GIN index
+      and sort them (``matches`` heap rows, ~4 µs each, no tsvector read). The
+      planner costs the tsvector read like any operator, so it walks even when a
+      few thousand matches would be cheaper to collect: at 100k documents
+      "traffic spike" (~7,000 matches) took 61 ms by the walk and 23 ms
+      collected, "dns resolution" 60 and 24 (docs/benchmarks.md).
+    * ``PREFILTER`` (a quoted phrase or hyphenated word): collect every document
+      holding the phrase's words (``_PG_WORDS_TSQUERY``, from the GIN index
+      without a position check), sort them newest first and check the phrase on
+      each in that order until enough pass. A phrase's own GIN matches must each
+      be re-read for word positions, so collecting them costs more than the walk
+      (165 ms against 31 ms for "packet loss" at 100k); the walk in turn reads
+      every row it passes, those without the words too: 67 ms for "health
+      check" and 48 ms for "leap second" at 100k, 15 and 11 ms prefiltered
+      (session 8, docs/benchmarks.md).
 
-    Phrases (``"packet loss"``, ``leap-second``) always walk: their GIN matches
-    are only the documents holding both words, each of which must then be
-    re-read for word positions, so collecting them costs far more (165 ms
-    against 31 ms for "packet loss" at 100k). They are still estimated, so that a
-    search makes the same number of queries whatever its text.
+    Collecting (either kind) is chosen when the planner estimates at most
+    ``sqrt(COLLECT_EVERY_MATCH_FACTOR * documents)`` matches of the words
+    (10,000 at 100k documents, where the walk and the collection were measured
+    to cross) and at most a tenth of the documents (beyond that PostgreSQL
+    collects with a sequential scan that reads every tsvector: at 10k documents
+    "failover" went from 15 to 43 ms). The estimate is the planner's own
+    (``EXPLAIN``, from ``ANALYZE``'s lexeme statistics; PostgreSQL estimates a
+    phrase as its words together, which is what is wanted here): one planning
+    round trip of ~0.6 ms, made for every query so that a search makes the same
+    number of queries whatever its text.
+
+    A query that excludes a phrase (``-"google cloud"``) walks: turning that
+    phrase into its words would exclude more than the query does.
 
     Args:
         query: websearch syntax, as given to ``search_postmortems``.
 
     Returns:
-        True to collect every match; False to let the planner walk (its own
-        choice, which also covers rare terms well).
+        ``WALK``, ``COLLECT`` or ``PREFILTER``.
     """
     with connection.cursor() as cursor:
-        # One statement, two estimates: the matches and the table's rows.
+        # One statement, two estimates: the matches of the words and the table's rows.
         cursor.execute(
             f'EXPLAIN (FORMAT JSON) SELECT 1 FROM "{TABLE}" '  # noqa: S608 - constant names
-            "WHERE search_vector @@ websearch_to_tsquery('english'::regconfig, %s) "
+            f"WHERE search_vector @@ {_PG_WORDS_TSQUERY} "
             f'UNION ALL SELECT 1 FROM "{TABLE}"',
-            [query],
+            [query] * 3,
         )
         plan = cursor.fetchone()[0]
-    if any(isinstance(part, _Term) and len(part.words) > 1 for part in _parse_websearch(query)):
-        return False  # asked anyway: a search makes the same number of queries whatever its text
+    terms = [part for part in _parse_websearch(query) if isinstance(part, _Term)]
+    if any(term.negated and len(term.words) > 1 for term in terms):
+        return WALK
     if isinstance(plan, str):
         plan = json.loads(plan)
     branches = plan[0]["Plan"].get("Plans", [])
     if len(branches) != 2:
-        return False
+        return WALK
     matches, documents = (branch["Plan Rows"] for branch in branches)
     # Past a tenth of the table PostgreSQL collects with a sequential scan, which
     # reads every tsvector (at 10k documents "failover" went from 15 to 43 ms).
-    return matches * matches <= COLLECT_EVERY_MATCH_FACTOR * documents and matches <= documents / 10
+    if matches * matches > COLLECT_EVERY_MATCH_FACTOR * documents or matches > documents / 10:
+        return WALK
+    return PREFILTER if any(len(term.words) > 1 for term in terms) else COLLECT
 
 
 def _with_ids(queryset: QuerySet, ids: list[int]) -> QuerySet:

@@ -350,17 +350,17 @@ def test_an_unsupported_database_gets_a_clear_configuration_error():
     assert executed == []
 
 
-# --- PostgreSQL: two ways to find the newest candidates, one answer ------------------------
+# --- PostgreSQL: three ways to find the newest candidates, one answer ----------------------
 
 
 @needs_postgresql
-@pytest.mark.parametrize("collect", [True, False])
-def test_both_ways_of_finding_the_newest_candidates_rank_the_same(kangaroos, monkeypatch, collect):
+@pytest.mark.parametrize("plan", ["walk", "collect", "prefilter"])
+def test_every_way_of_finding_the_newest_candidates_ranks_the_same(kangaroos, monkeypatch, plan):
     from postmortems import search
 
     expected = [pm.pk for pm in sorted(kangaroos, key=lambda pm: pm.started_at, reverse=True)[:3]]
     monkeypatch.setattr(search, "RANK_CANDIDATES", 3)
-    monkeypatch.setattr(search, "_collect_every_match", lambda query: collect)
+    monkeypatch.setattr(search, "_candidate_plan", lambda query: plan)
     PostMortemFactory(title="A wallaby, not a match")
 
     ranked = search_postmortems(PostMortem.objects.all(), "kangaroo outage")
@@ -374,23 +374,88 @@ def test_both_ways_of_finding_the_newest_candidates_rank_the_same(kangaroos, mon
     assert [pm.pk for pm in distinct] == [pm.pk for pm in ranked]
 
 
+@pytest.fixture
+def wombat_phrases(db):
+    """Six documents holding "wombat" and "burrow", newest first: the phrase "wombat
+    burrow" in the 2nd, 4th and 6th newest only (the words apart in the others)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    start = timezone.make_aware(dt.datetime(2024, 1, 1))
+    docs = []
+    for n in range(6):
+        adjacent = n % 2 == 0
+        docs.append(
+            PostMortemFactory(
+                title=f"Incident {n}",
+                what_happened="A wombat burrow collapsed." if adjacent else "The burrow held; a wombat left.",
+                started_at=start + dt.timedelta(days=n),
+            )
+        )
+    return docs
+
+
 @needs_postgresql
-def test_a_phrase_always_walks_and_a_word_follows_the_estimate(kangaroos, monkeypatch):
+@pytest.mark.parametrize("plan", ["walk", "collect", "prefilter"])
+def test_a_phrase_finds_the_same_newest_candidates_every_way(wombat_phrases, monkeypatch, plan):
     from postmortems import search
 
-    # Phrases (quoted, or a hyphenated word) always walk; the estimate is asked for
-    # anyway, so the number of queries does not depend on the text.
+    monkeypatch.setattr(search, "_candidate_plan", lambda query: plan)
+    phrased = [pm.pk for pm in wombat_phrases if pm.what_happened.startswith("A wombat burrow")]
+
+    found = search_postmortems(PostMortem.objects.all(), '"wombat burrow"')
+    assert sorted(pm.pk for pm in found) == sorted(phrased)
+
+    # The newest two phrase matches, not the newest two documents holding the words:
+    # the prefilter checks the phrase newest first and stops when it has enough.
+    monkeypatch.setattr(search, "RANK_CANDIDATES", 2)
+    newest_two = search_postmortems(PostMortem.objects.all(), '"wombat burrow"')
+    assert sorted(pm.pk for pm in newest_two) == sorted(phrased[-2:])
+    # Filters applied before the search hold inside the prefilter too.
+    older = search_postmortems(PostMortem.objects.filter(pk__lt=phrased[-1]), '"wombat burrow"')
+    assert sorted(pm.pk for pm in older) == sorted(phrased[-3:-1])
+
+
+@needs_postgresql
+def test_the_plan_follows_the_estimate_of_the_words(kangaroos, monkeypatch):
+    from postmortems import search
+
+    # Generous bounds: every query here is estimated as collectable. Words are
+    # collected, phrases (quoted, or a hyphenated word) prefiltered, and a query
+    # excluding a phrase walks; each asks for one estimate (EXPLAIN of the words),
+    # so the number of queries does not depend on the text.
     monkeypatch.setattr(search, "COLLECT_EVERY_MATCH_FACTOR", 10**9)
     with CaptureQueriesContext(connection) as queries:
-        assert search._collect_every_match('"kangaroo outage"') is False
-        assert search._collect_every_match("kangaroo-outage") is False
-    assert len(queries) == 2
+        assert search._candidate_plan("kangaroo") == search.COLLECT
+        assert search._candidate_plan("kangaroo outage") == search.COLLECT
+        assert search._candidate_plan('"kangaroo outage"') == search.PREFILTER
+        assert search._candidate_plan("kangaroo-outage") == search.PREFILTER
+        assert search._candidate_plan('kangaroo -"outage report"') == search.WALK
+    assert len(queries) == 5 and all(q["sql"].startswith("EXPLAIN") for q in queries)
+    # The phrase is estimated as its words: the rewritten query holds no phrase operator.
+    assert "<->" not in queries[2]["sql"] and "regexp_replace" in queries[2]["sql"]
 
-    # Words: the planner's estimate of the matches against the square root of
-    # factor x documents (one EXPLAIN, read back from its JSON).
-    with CaptureQueriesContext(connection) as queries:
-        assert search._collect_every_match("kangaroo") is True
-        assert search._collect_every_match("kangaroo outage") is True
-    assert len(queries) == 2 and queries[0]["sql"].startswith("EXPLAIN")
+    # Past the bound (here: any match at all), every query walks.
     monkeypatch.setattr(search, "COLLECT_EVERY_MATCH_FACTOR", 0)
-    assert search._collect_every_match("kangaroo") is False
+    assert search._candidate_plan("kangaroo") == search.WALK
+    assert search._candidate_plan('"kangaroo outage"') == search.WALK
+
+
+@needs_postgresql
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ('"power outage"', "'power' & 'outag'"),
+        ('"leap second" or dns', "'leap' & 'second' | 'dns'"),
+        ("leap-second", "'leap-second' & 'leap' & 'second'"),
+        ('"root cause of the outage"', "'root' & 'caus' & 'outag'"),
+        ("kangaroo -wallaby", "'kangaroo' & !'wallabi'"),
+    ],
+)
+def test_the_words_of_a_phrase_query(db, query, words):
+    from postmortems.search import _PG_WORDS_TSQUERY
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({_PG_WORDS_TSQUERY})::text", [query] * 3)
+        assert cursor.fetchone()[0] == words
