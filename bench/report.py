@@ -610,21 +610,30 @@ KNOWN_CAUSES: dict[str, str] = {
     "search-postgresql": (
         " The API runs the ranking statement once (at most `RANK_CANDIDATES` candidates, ranked;"
         " `postmortems/search.py` `_rank_on_postgresql`); the count is the number of ranked ids and the"
-        " page fetches only its own ids (session 4: before, the count re-read every candidate and the page"
-        " sorted all of them, ~16 ms of SQL at 100k). The candidates are found by a walk of the"
-        " `started_at` index or, when the planner estimates at most sqrt(1000 x documents) matches and"
-        " the query holds no phrase, by collecting every match from the GIN index and sorting it"
-        " (`_collect_every_match`, session 7: the planner walked there and read a `tsvector` per row"
-        ' passed; "traffic spike" at 100k went from 61 to 23 ms, "dns resolution" from 60 to 24);'
-        " the raw-SQL floor makes the same choice. To the floor it adds that page fetch with the"
+        " page fetches only its own ids and ranks (session 4: before, the count re-read every candidate"
+        " and the page sorted all of them, ~16 ms of SQL at 100k; session 8: the page statement no longer"
+        " carries all 500 ids and ranks). The candidates are found one of three ways"
+        " (`_candidate_plan`), from the planner's estimate of the documents holding the query's words:"
+        " past sqrt(1000 x documents) of them (or a tenth of the table), a walk of the `started_at`"
+        " index; below, for words, every match collected from the GIN index and sorted (session 7:"
+        ' the planner walked there and read a `tsvector` per row passed; "traffic spike" at 100k went'
+        ' from 61 to 23 ms, "dns resolution" from 60 to 24); below, for a phrase, every document'
+        " holding its words collected from the GIN index (no position check), sorted newest first,"
+        " and the phrase checked in that order until enough pass (session 8:"
+        ' "health check" 67 to 15 ms of SQL at 100k, "leap second" 48 to 11). The raw-SQL floor makes'
+        " the same choice. To the floor the API adds that page fetch with the"
         " correlated action-item counts (`postmortems/selectors.py` `postmortem_list(with_counts=True)`),"
         " the visibility filter (`postmortems/access.py`), the service and factor prefetches,"
-        " `ts_headline` snippets for the page (`snippets_for`: PostgreSQL's parser takes ~0.35 ms per"
-        " 2.7 kB document, so only the part that matches is highlighted) and ~15-20 ms of Python"
-        " (middleware, django-filter, DRF serialisation). Phrases of common words cost the most:"
-        " PostgreSQL estimates a phrase as common as its words together, walks the `started_at` index"
-        " and re-checks the positions of each row it passes (one `tsvector` read per row: about 30,000"
-        ' rows to find 500 matches of "power outage" at 100k). Tried and not adopted: a RUM index'
+        " `ts_headline` snippets for the page (`snippets_for`, ~5 ms: PostgreSQL's parser takes ~0.35 ms"
+        " per 2.7 kB document, so only the part that matches is highlighted) and ~15-20 ms of Python"
+        " (Django compiling the visibility filter and count subqueries twice, django-filter, DRF"
+        " serialisation; pyinstrument, session 8). Phrases of very common words still cost the most:"
+        " when their words are too common to collect, the walk re-checks the positions of each row it"
+        ' passes (one `tsvector` read per row: about 30,000 rows to find 500 matches of "power outage"'
+        " at 100k, whose words are together in 30,000 documents but adjacent in 1,544). Tried and"
+        " not adopted: shared_buffers 1 GB instead of 128 MB with the table and its TOAST prewarmed"
+        ' (session 8): no change beyond noise ("power outage" 307 to 219 ms in the floor, the API p95'
+        " unchanged), so the cost is reading and decoding the `tsvector`, not the I/O; a RUM index"
         " (`postgresql-15-rum`, ranks inside the index): p50 30-38 ms but p95 138 ms, no better at the"
         " tail; an index of adjacent word pairs (a stored `tsvector` of bigrams with its own GIN"
         ' index, session 4): "power outage" went from 305 to 20-25 ms, but the planner multiplied the'
