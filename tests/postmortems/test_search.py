@@ -459,3 +459,21 @@ def test_the_words_of_a_phrase_query(db, query, words):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT ({_PG_WORDS_TSQUERY})::text", [query] * 3)
         assert cursor.fetchone()[0] == words
+
+
+@pytest.mark.parametrize(
+    ("query", "bound"),
+    [
+        ('"packet loss"', 100),  # the rarer word
+        ('"packet loss" or dns', 100 + 40),  # summed over or-groups
+        ('"packet loss" -wallaby', 100),  # an excluded word bounds nothing
+        ('"packet loss" kangaroo', 100),  # kangaroo was not estimated: every document
+        ("-wallaby", 1000),  # no positive word: every document
+        ('"loss packet" or "kangaroo wombat"', 1000),  # 100 + 1000, capped at the documents
+    ],
+)
+def test_a_phrase_query_matches_at_most_its_rarest_words(query, bound):
+    from postmortems.search import _at_most, _parse_websearch
+
+    estimates = {"packet": 100, "loss": 300, "dns": 40, "wallaby": 1}
+    assert _at_most(_parse_websearch(query), estimates, 1000) == bound
