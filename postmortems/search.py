@@ -20,6 +20,7 @@ Callers use ``search_postmortems`` (filter + rank) and ``attach_snippets``
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -405,10 +406,11 @@ def _candidate_plan(query: str) -> str:
     phrase as its words together, which is what is wanted here): one planning
     round trip of ~0.6 ms, made for every query so that a search makes the same
     number of queries whatever its text. For a phrase query the same ``EXPLAIN``
-    also estimates each word on its own, and the words together count as at
-    least their rarest word's documents (``_at_most``): PostgreSQL takes words to
-    be independent, and the words of a phrase seldom are ("packet loss" was
-    estimated under 10,000 documents at 100k and is in 16,602).
+    also estimates each word on its own, and the words together count as the
+    geometric mean of the planner's figure and their rarest word's documents
+    (``_at_most``): PostgreSQL takes words to be independent, and the words of a
+    phrase seldom are ("packet loss" was estimated at 8,374 documents at 100k
+    and is in 16,602).
 
     A query that excludes a phrase (``-"google cloud"``) walks: turning that
     phrase into its words would exclude more than the query does.
@@ -445,12 +447,17 @@ def _candidate_plan(query: str) -> str:
     matches, documents, *word_matches = (branch["Plan Rows"] for branch in branches)
     if phrase:
         # PostgreSQL multiplies the words' frequencies as if they were independent,
-        # which under-counts words that come together ("packet loss": estimated
-        # under 10,000 documents at 100k, 16,602 in fact, and collecting them took
-        # 57 ms against the walk's 26). Documents holding every word of a group are
-        # at most as many as those holding its rarest word: the larger of the two
-        # figures is used, so a phrase is only collected when that bound is small.
-        matches = max(matches, _at_most(parts, dict(zip(words, word_matches, strict=True)), documents))
+        # which under-counts the words of a phrase, as they come together: at 100k
+        # "packet loss" was estimated at 8,374 documents and is in 16,602 (collecting
+        # them took 57 ms, the walk 26), "health check" at 3,637 and is in 7,309.
+        # The truth lies between that figure and the rarest word's (21,270 and
+        # 15,277): their geometric mean is used (13,346: walk; 7,454: collect, 15 ms
+        # against the walk's 67). On the 100k corpus it chose the faster way for 11
+        # of the benchmark's 12 phrases; "power outage" walks (284 ms) where the
+        # prefilter would take 181 (its words are together in 30,269 documents,
+        # adjacent in 1,544). Session 8, docs/benchmarks.md.
+        bound = _at_most(parts, dict(zip(words, word_matches, strict=True)), documents)
+        matches = max(matches, math.sqrt(matches * bound))
     # Past a tenth of the table PostgreSQL collects with a sequential scan, which
     # reads every tsvector (at 10k documents "failover" went from 15 to 43 ms).
     if matches * matches > COLLECT_EVERY_MATCH_FACTOR * documents or matches > documents / 10:
