@@ -42,6 +42,7 @@ from django.db import connection
 from django.db.models import Q
 
 from postmortems.search import (
+    _PG_TSQUERY,
     _PG_WORDS_TSQUERY,
     COLLECT,
     FTS_TABLE,
@@ -127,11 +128,8 @@ def terms_of(query: str) -> list[_Term]:
 
 
 # Table names are module constants; the user's text is always a query parameter.
-_PG_MATCH = "search_vector @@ websearch_to_tsquery('english'::regconfig, %s)"
-_PG_RANKED = (
-    "ORDER BY ts_rank_cd(search_vector, websearch_to_tsquery('english'::regconfig, %s)) DESC, "
-    "started_at DESC, id DESC LIMIT %s"
-)
+_PG_MATCH = f"search_vector @@ {_PG_TSQUERY}"
+_PG_RANKED = f"ORDER BY ts_rank_cd(search_vector, {_PG_TSQUERY}) DESC, started_at DESC, id DESC LIMIT %s"
 # As postmortems.search ranks on PostgreSQL: the newest RANK_CANDIDATES matches, ranked;
 # the candidates by a walk of started_at, by collecting every match and sorting it, or
 # (a phrase) by collecting its words' matches and checking the phrase newest first, as
