@@ -67,6 +67,18 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 # --- index installation (called from migrations) --------------------------------
 
+# Keep each row's tsvector in the row itself (STORAGE MAIN) and let PostgreSQL move
+# the long text columns to TOAST instead. A search reads the tsvector of every row
+# it passes or ranks, and only a page's worth of text (snippets, one document).
+# The default (EXTENDED) moved the ~3.3 kB tsvector out of the row, so every read
+# was a TOAST index look-up and two chunk fetches: at 100k documents the raw
+# search statement went from 18.5 to 8.3 ms at p50, 47 to 31 at p95 and 333 to 88
+# at p99 ("power outage"), the API from 71 to 48 ms at p50 (docs/benchmarks.md,
+# session 9). The heap grows (162 to 389 MB at 100k) and the TOAST table shrinks.
+# Rows written before the setting keep their layout until they are next written;
+# ``VACUUM FULL postmortems_postmortem`` rewrites them all (it locks the table).
+PG_SEARCH_VECTOR_INLINE = f"ALTER TABLE {TABLE} ALTER COLUMN search_vector SET STORAGE MAIN"
+PG_SEARCH_VECTOR_DEFAULT = f"ALTER TABLE {TABLE} ALTER COLUMN search_vector SET STORAGE EXTENDED"
 _PG_INSTALL = [
     f"""
     ALTER TABLE {TABLE} ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
@@ -80,6 +92,7 @@ _PG_INSTALL = [
     """,
     # Serves the @@ match in search_postmortems.
     f"CREATE INDEX pm_search_vector_gin ON {TABLE} USING gin (search_vector)",
+    PG_SEARCH_VECTOR_INLINE,
 ]
 _PG_REMOVE = [
     "DROP INDEX IF EXISTS pm_search_vector_gin",

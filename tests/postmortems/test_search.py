@@ -477,3 +477,37 @@ def test_a_phrase_query_matches_at_most_its_rarest_words(query, bound):
 
     estimates = {"packet": 100, "loss": 300, "dns": 40, "wallaby": 1}
     assert _at_most(_parse_websearch(query), estimates, 1000) == bound
+
+
+# --- PostgreSQL: where the tsvector is stored -----------------------------------------------
+
+
+def _search_vector_storage() -> str:
+    from postmortems.search import TABLE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'search_vector'",
+            [TABLE],
+        )
+        return cursor.fetchone()[0]
+
+
+@needs_postgresql
+def test_the_search_vector_stays_in_the_row_and_the_migration_can_be_reversed(db):
+    """STORAGE MAIN ('m'): searches read the tsvector of every row they pass without a
+    TOAST look-up (postmortems.search.PG_SEARCH_VECTOR_INLINE); EXTENDED ('x') is
+    PostgreSQL's default, which the reverse migration puts back."""
+    import importlib
+
+    migration = importlib.import_module("postmortems.migrations.0008_search_vector_inline")
+    assert _search_vector_storage() == "m"
+    with connection.schema_editor() as editor:
+        migration.default(None, editor)
+    assert _search_vector_storage() == "x"
+    with connection.schema_editor() as editor:
+        migration.inline(None, editor)
+    assert _search_vector_storage() == "m"
+    # Searching is unchanged by where the value lives.
+    PostMortemFactory(title="Kept in the row", what_happened="A wombat chewed the fibre. " * 200)
+    assert keys(search_postmortems(PostMortem.objects.all(), "wombat fibre")) == ["Kept in the row"]
