@@ -390,7 +390,8 @@ def _candidate_plan(query: str) -> str:
 
     * ``WALK``: walk the ``started_at`` index newest first and test each row's
       tsvector: about ``RANK_CANDIDATES * documents / matches`` rows, each read
-      out of TOAST (~13 µs). The planner's own choice, and the best one for a
+      out of TOAST (~13 µs) before session 9, from the row itself since
+      (``PG_SEARCH_VECTOR_INLINE``). The planner's own choice, and the best one for a
       common term (it stops after a few hundred rows) or a very rare one (the
       planner then uses the GIN index itself).
     * ``COLLECT`` (no phrase in the query): take every match from the GIN index
@@ -412,7 +413,9 @@ def _candidate_plan(query: str) -> str:
     Collecting (either kind) is chosen when the planner estimates at most
     ``sqrt(COLLECT_EVERY_MATCH_FACTOR * documents)`` matches of the words
     (10,000 at 100k documents, where the walk and the collection were measured
-    to cross) and at most a tenth of the documents (beyond that PostgreSQL
+    to cross with the tsvector in TOAST; with it in the row, session 9 measured
+    the two within noise of each other between ~2,000 and ~10,000 matches, so the
+    bound was left) and at most a tenth of the documents (beyond that PostgreSQL
     collects with a sequential scan that reads every tsvector: at 10k documents
     "failover" went from 15 to 43 ms). The estimate is the planner's own
     (``EXPLAIN``, from ``ANALYZE``'s lexeme statistics; PostgreSQL estimates a
