@@ -318,6 +318,25 @@ def test_a_ranked_result_counts_and_pages_without_sorting_all(kangaroos, django_
 
 
 @needs_postgresql
+def test_a_page_asks_for_its_own_ids_only(kangaroos):
+    """One ``id = ANY(…)`` in the page statement, holding the page's ids: next to the
+    ranked set's, a second one made PostgreSQL scan the whole table (session 9)."""
+    from django.test.utils import CaptureQueriesContext
+
+    pool = PostMortem.objects.filter(pk__in=[pm.pk for pm in kangaroos])
+    ranked = search_postmortems(pool, "kangaroo")
+    everything = list(search_postmortems(pool, "kangaroo"))
+    with CaptureQueriesContext(connection) as captured:
+        page = list(ranked[1:3])
+    assert page == everything[1:3]
+    assert ranked.count() == 6  # the ranked queryset itself is left as it was
+    assert list(ranked) == everything
+    (statement,) = [q["sql"] for q in captured.captured_queries]
+    assert statement.count("= ANY(") == 1
+    assert f"= ANY('{{{page[0].pk},{page[1].pk}}}'" in statement
+
+
+@needs_postgresql
 def test_a_ranked_result_filtered_or_reordered_afterwards_is_an_ordinary_queryset(kangaroos):
     ranked = search_postmortems(PostMortem.objects.all(), "kangaroo")
     oldest_two = kangaroos[:2]
