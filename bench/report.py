@@ -185,7 +185,7 @@ def render_markdown(results: dict) -> str:
         "`bulk_create` of the same rows and the same search text, 1,000 documents a transaction, the FTS5 "
         "triggers and the tsvector/GIN index maintained as rows arrive), which is *not* the import path and "
         "is labelled as such in the table below; on top of each bulk-loaded corpus a sample is imported "
-        "through the import path to show its rate at that size. `ANALYZE` runs after loading on "
+        "through the import path to show its rate at that size. `VACUUM ANALYZE` runs after loading on "
         "PostgreSQL (autovacuum would)."
     )
     add(
