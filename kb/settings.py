@@ -77,10 +77,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
-# models.W040: SQLite has no covering indexes; it builds the key columns of an index
-# with ``include`` (postmortems.PostMortem, pm_started_idx), which is what it needs.
-SILENCED_SYSTEM_CHECKS = ["models.W040"]
-
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

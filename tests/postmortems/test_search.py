@@ -530,3 +530,27 @@ def test_the_search_vector_stays_in_the_row_and_the_migration_can_be_reversed(db
     # Searching is unchanged by where the value lives.
     PostMortemFactory(title="Kept in the row", what_happened="A wombat chewed the fibre. " * 200)
     assert keys(search_postmortems(PostMortem.objects.all(), "wombat fibre")) == ["Kept in the row"]
+
+
+def _started_index_definition() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'pm_started_idx'")
+        return cursor.fetchone()[0]
+
+
+@needs_postgresql
+def test_the_started_at_index_carries_the_visibility_columns_and_can_be_put_back(db):
+    """Factor history reads earlier documents from this index alone (migration 0009)."""
+    import importlib
+
+    migration = importlib.import_module("postmortems.migrations.0009_started_index_covers_visibility")
+    covering = "INCLUDE (deleted_at, team_id, visibility, facilitator_id, created_by_id, created_at)"
+    assert "(started_at DESC, id DESC)" in _started_index_definition()
+    assert covering in _started_index_definition()
+    with connection.schema_editor() as editor:
+        migration.plain(None, editor)
+    assert "(started_at DESC, id DESC)" in _started_index_definition()
+    assert "INCLUDE" not in _started_index_definition()
+    with connection.schema_editor() as editor:
+        migration.covering(None, editor)
+    assert covering in _started_index_definition()
