@@ -6,6 +6,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -17,6 +18,16 @@ def _slug_filter(**kwargs) -> django_filters.ModelMultipleChoiceFilter:
     """A "one or more slugs/usernames" filter, documented as a string in the schema
     (drf-spectacular cannot follow ``field_name="team__slug"`` + ``to_field_name``)."""
     return extend_schema_field(OpenApiTypes.STR)(django_filters.ModelMultipleChoiceFilter(**kwargs))
+
+
+def _unset(value) -> bool:
+    """True for a model filter left empty: django-filter cleans it to ``queryset.none()``.
+
+    ``ModelMultipleChoiceFilter.filter`` tests such a value with ``not value``, which
+    evaluates the queryset (compiling it costs ~1 ms a search request, three of
+    these filters each time); ``is_empty()`` reads the same answer without that.
+    """
+    return isinstance(value, QuerySet) and value.query.is_empty()
 
 
 class PostMortemFilter(django_filters.FilterSet):
@@ -87,7 +98,7 @@ class PostMortemFilter(django_filters.FilterSet):
         data = self.form.cleaned_data
         later = ("q", "ordering")
         for name, value in data.items():
-            if name not in later:
+            if name not in later and not _unset(value):
                 queryset = self.filters[name].filter(queryset, value)
         for name in later:
             if name in data:

@@ -22,7 +22,7 @@ import django_filters.rest_framework as filters_drf
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -609,12 +609,27 @@ class ContributingFactorViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ContributingFactor.objects.none()  # for introspection; get_queryset does the work
 
     def get_queryset(self) -> QuerySet[ContributingFactor]:
-        counted = Q(postmortems__deleted_at__isnull=True) & access.visibility_q(
-            self.request.user, prefix="postmortems__"
+        return ContributingFactor.objects.order_by("category", "name")
+
+    def _with_counts(self, factors) -> list[ContributingFactor]:
+        """Set ``postmortem_count`` on each factor (``selectors.factor_postmortem_counts``)."""
+        factors = list(factors)
+        counts = selectors.factor_postmortem_counts(
+            user=self.request.user, factor_ids=[f.pk for f in factors]
         )
-        return ContributingFactor.objects.annotate(
-            postmortem_count=Count("postmortems", filter=counted, distinct=True)
-        ).order_by("category", "name")
+        for factor in factors:
+            factor.postmortem_count = counts.get(factor.pk, 0)
+        return factors
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        if page is None:  # pagination switched off in settings
+            return Response(self.get_serializer(self._with_counts(self.get_queryset()), many=True).data)
+        return self.get_paginated_response(self.get_serializer(self._with_counts(page), many=True).data)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        (factor,) = self._with_counts([self.get_object()])
+        return Response(self.get_serializer(factor).data)
 
 
 @extend_schema_view(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from drf_spectacular.drainage import reset_generator_stats
 from drf_spectacular.generators import SchemaGenerator
 
-from postmortems.models import ContributingFactor
+from postmortems.models import ContributingFactor, PostMortem
 from tests.factories import PostMortemFactory, ServiceFactory, TeamMembershipFactory, factor
 
 
@@ -39,6 +40,26 @@ def test_factor_detail_counts_its_postmortems(api, team):
         "suggested_dod_item": retry.suggested_dod_item,
         "postmortem_count": 2,
     }
+
+
+def test_factor_list_counts_live_documents_in_a_fixed_number_of_queries(
+    api, team, django_assert_max_num_queries
+):
+    PostMortemFactory.create_batch(3, team=team, factors=[factor("retry-storm"), factor("config-change")])
+    gone = PostMortemFactory(team=team, factors=[factor("retry-storm"), factor("expired-credential")])
+    PostMortem.all_objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
+
+    # force_authenticate: no token query. A count, a page, one grouped count of links.
+    with django_assert_max_num_queries(3):
+        response = api.get("/api/v1/factors/", {"page_size": 100})
+
+    assert response.status_code == 200
+    counts = {row["slug"]: row["postmortem_count"] for row in response.json()["results"]}
+    assert len(counts) == 27
+    assert (counts["retry-storm"], counts["config-change"], counts["expired-credential"]) == (3, 3, 0)
+    assert sum(counts.values()) == 6
+    detail = api.get("/api/v1/factors/retry-storm/").json()
+    assert detail["postmortem_count"] == counts["retry-storm"]
 
 
 def test_team_shows_its_members(api, team, author, teammate, outsider):

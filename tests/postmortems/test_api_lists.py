@@ -344,3 +344,16 @@ def test_search_with_a_distinct_filter_and_an_explicit_ordering(api, team):
     assert ranked["count"] == by_title["count"] == 3
     assert all(row["search_rank"] is not None for row in ranked["results"])
     assert [row["title"] for row in by_title["results"]] == sorted(titles)
+
+
+def test_an_empty_model_filter_is_skipped_without_compiling_a_query(db, django_assert_num_queries):
+    """django-filter cleans an absent team/service/factor filter to ``queryset.none()``;
+    ``PostMortemFilter`` skips it by ``query.is_empty()`` instead of evaluating it."""
+    from postmortems.filters import _unset
+    from postmortems.models import Team
+
+    with django_assert_num_queries(0):
+        assert _unset(Team.objects.none()) is True
+        assert _unset(Team.objects.filter(slug="payments")) is False
+        assert _unset([]) is False
+        assert _unset(None) is False
