@@ -537,8 +537,12 @@ class ActionItemViewSet(
 
     def get_queryset(self) -> QuerySet[ActionItem]:
         # postmortem__team__followup_policy: follow-up window fields without a query per row.
-        return ActionItem.objects.visible_to(self.request.user).select_related(
-            "owner", "postmortem__team__followup_policy"
+        # The post-mortem's long text columns stay out: no field here shows them, and
+        # reading them (from TOAST) for each row of the page cost more than the page.
+        return (
+            ActionItem.objects.visible_to(self.request.user)
+            .select_related("owner", "postmortem__team__followup_policy")
+            .defer(*(f"postmortem__{name}" for name in selectors.LONG_TEXT_FIELDS))
         )
 
     def get_serializer_class(self):
