@@ -203,7 +203,9 @@ def render_markdown(results: dict) -> str:
     add(
         "* **Pages.** p50/p95 of the web list, the web one-page view, "
         "`GET /api/v1/postmortems/?page_size=50` "
-        "and the API one-document read, through the test client; SQL query counts with "
+        "the API one-document read, the API action-item list (`?status=open`) and the API "
+        "contributing-factor list (with its per-reader counts; both from session 10 on), through the "
+        "test client; SQL query counts with "
         "`CaptureQueriesContext`."
     )
     add(
