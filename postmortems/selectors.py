@@ -6,6 +6,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from postmortems.access import visibility_q
 from postmortems.models import ActionItem, FixPullRequest, PostMortem
 
 OPEN_STATUSES = (ActionItem.Status.OPEN, ActionItem.Status.IN_PROGRESS)
@@ -88,8 +89,6 @@ def factor_postmortem_counts(*, user, factor_ids=None) -> dict[int, int]:
     Returns:
         ``{factor id: count}``; factors no readable document carries are absent.
     """
-    from postmortems.access import visibility_q
-
     links = PostMortem.factors.through.objects.filter(
         Q(postmortem__deleted_at__isnull=True) & visibility_q(user, prefix="postmortem__")
     )
