@@ -29,6 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from bench import loader
+from bench.breakdown import format_breakdown, search_breakdown, statement_kind
 from bench.corpus import CODENAMES, generate, iter_documents
 from bench.queries import QUERIES, raw_sql_top, ripgrep_files
 from bench.vocabulary import load_vocabulary
@@ -227,3 +228,53 @@ def test_ripgrep_and_the_api_agree_on_which_documents_hold_a_rare_term(corpus, a
         assert by_api == by_rg, codename
         found_any = found_any or bool(by_api)
     assert found_any, "no codename occurs in the 1,000 documents"
+
+
+# --- the search breakdown (bench.breakdown) -------------------------------------------------
+
+
+def test_breakdown_accounts_for_every_statement_of_a_search(api):
+    result = search_breakdown(api, ["network"], rounds=2)
+    statements = result["statements"]
+    expected = {"page", "snippets", "prefetch: services", "prefetch: factors"}
+    if connection.vendor == "postgresql":
+        expected |= {"ranking", "plan (EXPLAIN)"}
+    assert expected <= set(statements)
+    assert "other" not in statements, statements
+    # The same statements Django's own capture sees, each counted once.
+    assert sum(entry["per_request"] for entry in statements.values()) == queries_of(
+        lambda: api.get(LIST, {"q": "network"})
+    )
+    assert result["requests"] == 2
+    assert result["request_ms"]["n"] == result["sql_ms"]["n"] == result["python_ms"]["n"] == 2
+    assert 0 < result["sql_ms"]["p50"] < result["request_ms"]["p50"]
+    assert result["python_ms"]["p50"] > 0
+    assert result["floor_ms"]["n"] == 2 and result["baseline_ms"]["n"] == 2
+    table = format_breakdown(result)
+    assert "raw-SQL floor" in table and "prefetch: factors" in table
+
+
+def test_breakdown_without_the_floor_times_only_the_api(api):
+    result = search_breakdown(api, ["network", "storage"], rounds=1, floor=False)
+    assert result["requests"] == 2
+    assert result["floor_ms"] is None and result["baseline_ms"] is None
+
+
+def test_breakdown_refuses_a_failed_request(corpus, db):
+    with pytest.raises(RuntimeError, match="answered 401"):
+        search_breakdown(APIClient(), ["network"], rounds=1, floor=False)
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ('SELECT "authtoken_token"."key" FROM "authtoken_token"', "authentication"),
+        ("EXPLAIN (FORMAT JSON) SELECT 1", "plan (EXPLAIN)"),
+        ("SELECT id, ts_rank_cd(search_vector, q) FROM t", "ranking"),
+        ("SELECT id, CASE WHEN x THEN ts_headline('english', t, q) END FROM t", "snippets"),
+        ('SELECT COUNT(*) AS "__count" FROM "postmortems_postmortem"', "count"),
+        ('SELECT 1 FROM "postmortems_team"', "other"),
+    ],
+)
+def test_statement_kind(sql, kind):
+    assert statement_kind(sql) == kind
