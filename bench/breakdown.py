@@ -35,7 +35,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from bench.measure import summary
+from bench.measure import summary, timed
 
 API_LIST = "/api/v1/postmortems/"
 BASELINE = "/api/v1/teams/"
@@ -96,9 +96,7 @@ def _timed_request(client, path: str, params: dict) -> tuple[float, _StatementTi
 
     timer = _StatementTimer()
     with connection.execute_wrapper(timer):
-        started = time.perf_counter()
-        response = client.get(path, params)
-        wall = (time.perf_counter() - started) * 1000
+        wall, response = timed(lambda: client.get(path, params))
     if response.status_code != 200:
         raise RuntimeError(f"GET {path} {params} answered {response.status_code}")
     return wall, timer
@@ -148,9 +146,7 @@ def search_breakdown(client, queries: Iterable[str], *, rounds: int = 3, floor: 
             for method in order:
                 if method == "floor":
                     if floor:
-                        started = time.perf_counter()
-                        raw_sql_top(query)
-                        floors.append((time.perf_counter() - started) * 1000)
+                        floors.append(timed(lambda query=query: raw_sql_top(query))[0])
                     continue
                 wall, timer = _timed_request(client, API_LIST, {"q": query})
                 walls.append(wall)
